@@ -1,0 +1,3 @@
+from aecli.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Checkpoints: plain dicts of state dicts, numbers, strings and the resolved config.
+
+No pickled objects, so every checkpoint loads with `torch.load(path, weights_only=True)`.
+Writes are atomic: a temporary file in the same folder, flushed and fsynced, then
+renamed over the old one, so a crash mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aecli.errors import UserError
+
+FORMAT = "aecli-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    epoch: int,
+    config: dict[str, Any],
+    metrics: dict[str, float],
+) -> None:
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "epoch": int(epoch),
+        "config": config,
+        "metrics": {key: float(value) for key, value in metrics.items()},
+        "model": model.state_dict(),
+        "optimizer": None if optimizer is None else optimizer.state_dict(),
+    }
+    atomic_write(path, lambda handle: torch.save(payload, handle))
+
+
+def atomic_write(path: str | os.PathLike, write: Any) -> None:
+    """Call `write(handle)` on a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and check an aecli checkpoint (weights_only=True: nothing is unpickled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist; point at a run's checkpoints/best.pt or last.pt")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged or foreign file
+        raise UserError(f"{path} is not a readable checkpoint ({type(error).__name__}); it may be truncated or foreign")
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise UserError(f"{path} is not an aecli checkpoint")
+    if payload.get("version", 0) > VERSION:
+        raise UserError(f"{path} was written by a newer aecli (format version {payload['version']}); upgrade aecli")
+    return payload

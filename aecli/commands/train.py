@@ -1,0 +1,131 @@
+"""aecli train: seed -> build -> fit -> test -> latent plot -> return the validation loss."""
+
+from __future__ import annotations
+
+import logging
+
+import hydra
+from omegaconf import DictConfig
+
+from aecli.errors import report_user_errors
+
+log = logging.getLogger("aecli")
+
+
+@hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="train")
+@report_user_errors("train")
+def main(cfg: DictConfig) -> float:
+    return train(cfg)
+
+
+def train(cfg: DictConfig) -> float:
+    """Run one training job in Hydra's run directory; returns the best validation loss
+    (the number a sweeper minimizes)."""
+    import json
+    import time
+    from pathlib import Path
+
+    import torch
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+    from torch.utils.tensorboard import SummaryWriter
+
+    from aecli import reporting
+    from aecli.checkpoint import atomic_write, load_checkpoint
+    from aecli.data import build_dataset
+    from aecli.device import resolve_device
+    from aecli.likelihoods import build_likelihood
+    from aecli.models import build_model, count_parameters
+    from aecli.training import check_trainer_config, encode_split, evaluate_split, fit, reconstruct
+
+    started = time.perf_counter()
+    OmegaConf.resolve(cfg)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.output_subdir is not None:  # Hydra saves the config unresolved; keep the resolved one
+        (run_dir / hydra_cfg.output_subdir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+
+    check_trainer_config(cfg.trainer)
+    device = resolve_device(cfg.trainer.device)
+    torch.manual_seed(cfg.seed)
+    data = build_dataset(cfg.dataset, cfg.data)
+    likelihood = build_likelihood(cfg.likelihood)
+    likelihood.check_data(data)
+    model = build_model(cfg.model, data.sample_shape, likelihood.num_params).to(device)
+    data = data.to(device)
+    log.info(
+        "aecli train: dataset=%s (%d/%d/%d train/val/test samples of shape %s), model=%s (%s parameters), "
+        "likelihood=%s, device=%s",
+        cfg.dataset.name, len(data.train), len(data.val), len(data.test), tuple(data.sample_shape),
+        cfg.model.name, f"{count_parameters(model):,}", cfg.likelihood.name, device,
+    )
+    log.info("run directory: %s", run_dir)
+
+    num_shown = min(int(cfg.log.num_reconstructions), len(data.val), len(data.test))
+
+    def log_reconstructions(split_name: str, x: torch.Tensor, step: int) -> None:
+        recon = reconstruct(model, likelihood, x)
+        tag = f"reconstructions/{split_name}"
+        if data.kind == "image":
+            writer.add_image(tag, reporting.image_grid([x, recon]), step)
+        else:
+            figure = reporting.signal_figure(data.axis, data.denormalize(x), data.denormalize(recon), data.axis_name)
+            writer.add_figure(tag, figure, step)
+
+    def on_epoch_end(epoch: int) -> None:
+        every = int(cfg.log.reconstructions_every)
+        if num_shown and ((every > 0 and epoch % every == 0) or epoch == cfg.trainer.epochs):
+            log_reconstructions("val", data.val.x[:num_shown], epoch)
+
+    with SummaryWriter(str(run_dir / "tensorboard")) as writer:
+        result = fit(model, likelihood, data, cfg, run_dir, writer, on_epoch_end)
+
+        best = load_checkpoint(run_dir / "checkpoints" / "best.pt", map_location=device)
+        model.load_state_dict(best["model"])
+        val = evaluate_split(model, likelihood, data.val, cfg.trainer.eval_batch_size)
+        test = evaluate_split(model, likelihood, data.test, cfg.trainer.eval_batch_size)
+        for key, value in test.items():
+            writer.add_scalar(f"test/{key}", value, result.best_epoch)
+        if num_shown:
+            log_reconstructions("test", data.test.x[:num_shown], result.best_epoch)
+
+        metrics: dict[str, object] = {
+            "train_loss": result.train["total"],
+            "val_loss": val["total"],
+            "test_loss": test["total"],
+            **{f"train_{k}": v for k, v in result.train.items() if k != "total"},
+            **{f"val_{k}": v for k, v in val.items() if k != "total"},
+            **{f"test_{k}": v for k, v in test.items() if k != "total"},
+            "best_epoch": result.best_epoch,
+            "epochs": result.epochs_completed,
+            "num_parameters": count_parameters(model),
+            "train_seconds": result.seconds,
+            "device": str(device),
+        }
+
+        if cfg.tsne.enabled:
+            codes = encode_split(model, data.test, cfg.trainer.eval_batch_size)
+            tsne = reporting.tsne_embedding(codes, int(cfg.tsne.num_points), float(cfg.tsne.perplexity), int(cfg.seed))
+            title = f"t-SNE of {len(tsne.index)} test codes"
+            figure = reporting.latent_figure(tsne.embedding, data.test, tsne.index, data, title)
+            figure.savefig(run_dir / "tsne.png", dpi=120)
+            writer.add_figure("latent/tsne", figure, result.best_epoch)
+            if cfg.tsne.embedding_projector:
+                metadata, header = reporting.embedding_metadata(data.test, tsne.index, data)
+                writer.add_embedding(
+                    torch.from_numpy(tsne.codes), metadata=metadata, metadata_header=header,
+                    tag="test_codes", global_step=result.best_epoch,
+                )
+            metrics["tsne_seconds"] = tsne.seconds
+            log.info("t-SNE of %d test codes: %.1fs", len(tsne.index), tsne.seconds)
+
+    metrics["total_seconds"] = time.perf_counter() - started
+    metrics_path = run_dir / "metrics.json"
+    existing = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    text = json.dumps(existing | metrics, indent=2) + "\n"
+    atomic_write(metrics_path, lambda handle: handle.write(text.encode()))
+    log.info(
+        "done in %.1fs: best epoch %d, val %.4f, test %.4f (test_recon_sse %.4f); outputs in %s",
+        metrics["total_seconds"], result.best_epoch, val["total"], test["total"], test["recon_sse"], run_dir,
+    )
+    return float(val["total"])

@@ -1,0 +1,34 @@
+"""Choosing the training device."""
+
+from __future__ import annotations
+
+import torch
+
+from aecli.errors import UserError
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then MPS, then the CPU; an explicit device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"trainer.device={name} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"trainer.device={name} but no CUDA device is available; use trainer.device=auto or cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(
+                f"trainer.device={name} but only {torch.cuda.device_count()} CUDA device(s) exist; "
+                f"use cuda:0..cuda:{torch.cuda.device_count() - 1}"
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"trainer.device={name} but MPS is not available here; use trainer.device=auto or cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"trainer.device={name} is not supported; use auto, cpu, cuda, cuda:N or mps")
+    return device

@@ -1,0 +1,78 @@
+"""The autoencoder every architecture builds: an encoder to the code, a decoder back."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from aecli.errors import UserError
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "softplus": nn.Softplus,
+    "silu": nn.SiLU,
+}
+
+
+def activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise UserError(f"model.activation={name} is unknown; choose one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+class Autoencoder(nn.Module):
+    """encode: x (B, *sample_shape) -> code (B, latent_dim); decode: code -> decoder output.
+
+    The decoder output holds `num_params` values per data dimension (what the
+    likelihood needs): shape (B, *sample_shape) for one, (B, num_params, *sample_shape)
+    for more. The code layer is linear; output activations belong to the likelihood.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        latent_dim: int,
+        sample_shape: tuple[int, ...],
+        num_params: int = 1,
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.latent_dim = latent_dim
+        self.sample_shape = tuple(sample_shape)
+        self.num_params = num_params
+        self._output_shape = self.sample_shape if num_params == 1 else (num_params, *self.sample_shape)
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+    def decode(self, code: Tensor) -> Tensor:
+        return self.decoder(code).reshape(code.shape[0], *self._output_shape)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        code = self.encode(x)
+        return code, self.decode(code)
+
+
+def check_latent_dim(latent_dim: int) -> int:
+    if not isinstance(latent_dim, int) or latent_dim < 1:
+        raise UserError(f"model.latent_dim must be a positive integer, got {latent_dim!r}")
+    return latent_dim
+
+
+def num_features(sample_shape: tuple[int, ...]) -> int:
+    return math.prod(sample_shape)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["Autoencoder", "activation", "check_latent_dim", "num_features", "count_parameters"]

@@ -1,0 +1,72 @@
+"""Convolutional autoencoder for images (C x H x W, e.g. 1 x 28 x 28 MNIST)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from omegaconf import DictConfig
+from torch import nn
+
+from aecli.errors import UserError
+from aecli.models.base import Autoencoder, activation, check_latent_dim
+
+
+class ConvAutoencoder(Autoencoder):
+    """Stride-2 convolutions (one per entry of `channels`) -> linear code, mirrored back
+    with stride-2 transposed convolutions; each stage halves (or doubles) the image side."""
+
+    def __init__(
+        self,
+        sample_shape: tuple[int, ...],
+        channels: Sequence[int],
+        latent_dim: int,
+        kernel_size: int = 3,
+        activation_name: str = "relu",
+        num_params: int = 1,
+    ):
+        in_channels, height, width = sample_shape
+        factor = 2 ** len(channels)
+        if height % factor or width % factor:
+            raise UserError(
+                f"model=conv with {len(channels)} stride-2 stages needs image sides divisible by {factor}, "
+                f"got {height}x{width}; use fewer model.channels"
+            )
+        pad = kernel_size // 2
+        inner = (channels[-1], height // factor, width // factor)
+        flat = inner[0] * inner[1] * inner[2]
+
+        encoder: list[nn.Module] = []
+        for c_in, c_out in zip([in_channels, *channels[:-1]], channels):
+            encoder += [nn.Conv2d(c_in, c_out, kernel_size, stride=2, padding=pad), activation(activation_name)]
+        encoder += [nn.Flatten(), nn.Linear(flat, latent_dim)]
+
+        decoder: list[nn.Module] = [nn.Linear(latent_dim, flat), activation(activation_name), nn.Unflatten(1, inner)]
+        outs = [*reversed(channels[:-1]), in_channels * num_params]
+        for i, (c_in, c_out) in enumerate(zip(reversed(channels), outs)):
+            decoder.append(
+                nn.ConvTranspose2d(c_in, c_out, kernel_size, stride=2, padding=pad, output_padding=1)
+            )
+            if i < len(outs) - 1:
+                decoder.append(activation(activation_name))
+        super().__init__(nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params)
+
+
+def build_conv(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) -> ConvAutoencoder:
+    if len(sample_shape) != 3:
+        raise UserError(
+            f"model=conv needs image data (channels x height x width), but this dataset gives 1-D signals "
+            f"of length {sample_shape[0]}; use model=mlp or model=linear"
+        )
+    channels = list(cfg.channels)
+    if not channels or any(not isinstance(c, int) or c < 1 for c in channels):
+        raise UserError(f"model.channels must be a non-empty list of positive integers, got {channels}")
+    if cfg.kernel_size < 1 or cfg.kernel_size % 2 == 0:
+        raise UserError(f"model.kernel_size must be a positive odd integer, got {cfg.kernel_size}")
+    return ConvAutoencoder(
+        sample_shape,
+        channels,
+        check_latent_dim(cfg.latent_dim),
+        kernel_size=int(cfg.kernel_size),
+        activation_name=cfg.activation,
+        num_params=num_params,
+    )

@@ -1,0 +1,206 @@
+"""The training loop: forward, loss, backward, step, log.
+
+The whole dataset sits on the training device and is batched by index. Loss terms
+are accumulated on the device and read back once per epoch, so the hot loop never
+waits on a host sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+
+from aecli.checkpoint import save_checkpoint
+from aecli.data import Dataset, Split
+from aecli.errors import UserError
+from aecli.likelihoods import Likelihood
+from aecli.models import Autoencoder
+
+log = logging.getLogger("aecli")
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "adam": lambda params, cfg: torch.optim.Adam(params, lr=cfg.lr),
+    "adamw": lambda params, cfg: torch.optim.AdamW(params, lr=cfg.lr),
+    "sgd": lambda params, cfg: torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum),
+}
+
+
+def build_optimizer(model: torch.nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer not in OPTIMIZERS:
+        raise UserError(f"trainer.optimizer={cfg.optimizer} is unknown; choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
+
+
+def check_trainer_config(cfg: DictConfig) -> None:
+    """Reject settings that cannot train before any work starts."""
+    for key in ("epochs", "batch_size", "eval_batch_size"):
+        value = cfg[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UserError(f"trainer.{key} must be a positive integer, got {value!r}")
+    if not isinstance(cfg.lr, (int, float)) or not cfg.lr > 0 or not math.isfinite(cfg.lr):
+        raise UserError(f"trainer.lr must be a positive number, got {cfg.lr!r}")
+
+
+def loss_terms(model: Autoencoder, likelihood: Likelihood, x: Tensor) -> dict[str, Tensor]:
+    """Named loss terms for one batch, each averaged over the batch; "total" is their sum.
+
+    "recon" is the likelihood's negative log-likelihood: nats per sample, summed over
+    the data dimensions.
+    """
+    _, output = model(x)
+    terms = {"recon": likelihood.nll(output, x).mean()}
+    terms["total"] = sum(terms.values())
+    return terms
+
+
+@torch.inference_mode()
+def evaluate_split(
+    model: Autoencoder, likelihood: Likelihood, split: Split, batch_size: int
+) -> dict[str, float]:
+    """Loss terms on a whole split plus `recon_sse` (squared error per sample), in large batches."""
+    model.eval()
+    sums: dict[str, Tensor] = {}
+    for start in range(0, len(split), batch_size):
+        x = split.x[start : start + batch_size]
+        _, output = model(x)
+        nll = likelihood.nll(output, x)
+        batch = {
+            "recon": nll.sum(),
+            "total": nll.sum(),
+            "recon_sse": (likelihood.mean(output) - x).pow(2).flatten(1).sum(1).sum(),
+        }
+        for key, value in batch.items():
+            sums[key] = sums.get(key, 0) + value
+    return {key: value.item() / len(split) for key, value in sums.items()}
+
+
+@torch.inference_mode()
+def encode_split(model: Autoencoder, split: Split, batch_size: int) -> Tensor:
+    model.eval()
+    return torch.cat([model.encode(split.x[i : i + batch_size]) for i in range(0, len(split), batch_size)])
+
+
+@torch.inference_mode()
+def reconstruct(model: Autoencoder, likelihood: Likelihood, x: Tensor) -> Tensor:
+    model.eval()
+    return likelihood.mean(model(x)[1])
+
+
+@dataclass
+class FitResult:
+    epochs_completed: int = 0
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    train: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class ProgressBar:
+    """A one-line batch counter on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._last = 0.0
+
+    def update(self, label: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (now - self._last < 0.1 and done < total):
+            return
+        self._last = now
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def fit(
+    model: Autoencoder,
+    likelihood: Likelihood,
+    data: Dataset,
+    cfg: DictConfig,
+    run_dir: Path,
+    writer: Any,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> FitResult:
+    """Train `model` on `data.train` for `cfg.trainer.epochs`, validating every epoch.
+
+    Writes checkpoints/last.pt every epoch and checkpoints/best.pt whenever the
+    validation loss improves; logs one line per epoch and the scalars to `writer`.
+    """
+    trainer = cfg.trainer
+    optimizer = build_optimizer(model, trainer)
+    config = _plain_config(cfg)
+    checkpoints = run_dir / "checkpoints"
+    progress = ProgressBar(trainer.progress is True or (trainer.progress == "auto" and sys.stderr.isatty()))
+    num_train, batch_size = len(data.train), int(trainer.batch_size)
+    num_batches = math.ceil(num_train / batch_size)
+    device = data.train.x.device
+    result = FitResult()
+    width = len(str(trainer.epochs))
+    start_all = time.perf_counter()
+
+    for epoch in range(1, trainer.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        sums: dict[str, Tensor] = {}
+        order = torch.randperm(num_train, device=device)
+        for step, begin in enumerate(range(0, num_train, batch_size), 1):
+            index = order[begin : begin + batch_size]
+            x = data.training_batch(data.train.x[index])
+            terms = loss_terms(model, likelihood, x)
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            optimizer.step()
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0) + value.detach() * len(index)
+            progress.update(f"epoch {epoch}/{trainer.epochs}", step, num_batches)
+        progress.clear()
+        train = {key: value.item() / num_train for key, value in sums.items()}
+        val = evaluate_split(model, likelihood, data.val, trainer.eval_batch_size)
+        seconds = time.perf_counter() - start
+
+        improved = val["total"] < result.best_val_loss
+        if improved:
+            result.best_val_loss, result.best_epoch = val["total"], epoch
+        result.epochs_completed, result.train = epoch, train
+        for key, value in train.items():
+            writer.add_scalar(f"train/{key}", value, epoch)
+        for key, value in val.items():
+            writer.add_scalar(f"val/{key}", value, epoch)
+        writer.add_scalar("time/epoch_seconds", seconds, epoch)
+        log.info(
+            "epoch %*d/%d  train %.4f  val %.4f  val_sse %.4f  %.2fs%s",
+            width, epoch, trainer.epochs, train["total"], val["total"], val["recon_sse"], seconds,
+            "  (best)" if improved else "",
+        )
+
+        metrics = {f"train_{k}": v for k, v in train.items()} | {f"val_{k}": v for k, v in val.items()}
+        checkpoint = dict(model=model, optimizer=optimizer, epoch=epoch, config=config, metrics=metrics)
+        if improved:
+            save_checkpoint(checkpoints / "best.pt", **checkpoint)
+        save_checkpoint(checkpoints / "last.pt", **checkpoint)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+
+    result.seconds = time.perf_counter() - start_all
+    return result
+
+
+def _plain_config(cfg: DictConfig) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""aecli's Hydra config tree; it ships inside the package as ``aecli.configs``."""
