@@ -73,14 +73,15 @@ def load_synthetic(cfg: DictConfig) -> Dataset:
     if cfg.normalize not in NORMALIZATIONS:
         raise UserError(f"dataset.normalize must be one of {', '.join(NORMALIZATIONS)}, got {cfg.normalize!r}")
 
-    generator = torch.Generator().manual_seed(int(cfg.seed))
-    factors = draw_factors(ranges, cfg.sampling, int(cfg.num_samples), int(cfg.grid_size), generator)
+    # Separate streams for factors, split and noise: a noisy variant keeps the same curves and split.
+    factor_gen, split_gen, noise_gen = (torch.Generator().manual_seed(int(cfg.seed) * 3 + i) for i in range(3))
+    factors = draw_factors(ranges, cfg.sampling, int(cfg.num_samples), int(cfg.grid_size), factor_gen)
     axis = torch.linspace(axis_range[0], axis_range[1], int(cfg.num_points), dtype=torch.float64)
     x = curve(factors, axis)
     if cfg.noise_std > 0:
-        x = x + cfg.noise_std * torch.randn(x.shape, generator=generator, dtype=torch.float64)
+        x = x + cfg.noise_std * torch.randn(x.shape, generator=noise_gen, dtype=torch.float64)
 
-    train_idx, val_idx, test_idx = split_indices(len(x), cfg.val_fraction, cfg.test_fraction, generator)
+    train_idx, val_idx, test_idx = split_indices(len(x), cfg.val_fraction, cfg.test_fraction, split_gen)
     offset, scale = torch.zeros(x.shape[1], dtype=torch.float64), torch.ones(x.shape[1], dtype=torch.float64)
     if cfg.normalize == "standardize":
         offset, scale = x[train_idx].mean(0), x[train_idx].std(0).clamp_min(1e-8)

@@ -1,0 +1,104 @@
+"""Architectures: shapes, tied weights, the linear model, and combinations that cannot work."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from aecli.errors import UserError
+from aecli.models import build_model, count_parameters
+from aecli.models.mlp import TiedLinear
+
+
+def model_cfg(name: str, **overrides):
+    from conftest import REPO
+
+    return OmegaConf.merge(OmegaConf.load(REPO / "configs" / "model" / f"{name}.yaml"), overrides)
+
+
+@pytest.mark.parametrize(
+    "name, shape, overrides",
+    [
+        ("mlp", (50,), {"latent_dim": 3}),
+        ("mlp", (1, 28, 28), {"hidden_dims": [1000, 500, 250], "latent_dim": 30}),
+        ("linear", (50,), {"latent_dim": 2}),
+        ("linear", (1, 28, 28), {"latent_dim": 5, "bias": False}),
+        ("conv", (1, 28, 28), {"latent_dim": 10}),
+        ("conv", (3, 32, 32), {"channels": [8, 16, 32], "latent_dim": 4, "kernel_size": 5}),
+    ],
+)
+@pytest.mark.parametrize("num_params", [1, 2])
+def test_encode_decode_shapes(name, shape, overrides, num_params):
+    model = build_model(model_cfg(name, **overrides), shape, num_params)
+    x = torch.rand(5, *shape)
+    code, output = model(x)
+    assert code.shape == (5, overrides["latent_dim"])
+    assert output.shape == ((5, *shape) if num_params == 1 else (5, num_params, *shape))
+    assert torch.equal(model.decode(model.encode(x)), output)
+
+
+def test_hinton_mlp_has_the_paper_layer_sizes():
+    model = build_model(model_cfg("mlp", hidden_dims=[1000, 500, 250], latent_dim=30), (1, 28, 28))
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [
+        (784, 1000), (1000, 500), (500, 250), (250, 30), (30, 250), (250, 500), (500, 1000), (1000, 784),
+    ]
+
+
+def test_linear_model_is_affine():
+    model = build_model(model_cfg("linear", latent_dim=3), (10,))
+    x, y = torch.randn(4, 10), torch.randn(4, 10)
+    _, out_x = model(x)
+    _, out_y = model(y)
+    _, out_mix = model(0.3 * x + 0.7 * y)
+    assert torch.allclose(out_mix, 0.3 * out_x + 0.7 * out_y, atol=1e-5)
+
+
+def test_tied_weights_share_the_transposed_encoder_weights():
+    tied = build_model(model_cfg("mlp", hidden_dims=[20], latent_dim=4, tied_weights=True), (12,))
+    untied = build_model(model_cfg("mlp", hidden_dims=[20], latent_dim=4), (12,))
+    assert count_parameters(untied) - count_parameters(tied) == 12 * 20 + 20 * 4
+    decoder_layers = [m for m in tied.decoder if isinstance(m, TiedLinear)]
+    encoder_layers = [m for m in tied.encoder if isinstance(m, torch.nn.Linear)]
+    assert len(decoder_layers) == 2
+    for dec, enc in zip(decoder_layers, reversed(encoder_layers)):
+        assert dec._source[0].weight is enc.weight
+    # Reconstruction gradients reach the shared weights through the decoder too.
+    x = torch.randn(8, 12)
+    tied(x)[1].pow(2).sum().backward()
+    assert encoder_layers[0].weight.grad is not None
+    # The shared weight is stored once; a state-dict round trip restores the model exactly.
+    state = tied.state_dict()
+    assert not any(key.startswith("decoder") and key.endswith("weight") for key in state)
+    copy = build_model(model_cfg("mlp", hidden_dims=[20], latent_dim=4, tied_weights=True), (12,))
+    copy.load_state_dict(state)
+    assert torch.equal(copy(x)[1], tied(x)[1])
+
+
+def test_tied_linear_decoder_weight_is_encoder_transpose():
+    model = build_model(model_cfg("linear", latent_dim=2, tied_weights=True, bias=False), (6,))
+    weight = model.encoder[1].weight  # (2, 6)
+    z = torch.randn(3, 2)
+    assert torch.allclose(model.decode(z), z @ weight)
+
+
+def test_tied_weights_with_two_outputs_per_dimension_is_a_user_error():
+    with pytest.raises(UserError, match="tied_weights"):
+        build_model(model_cfg("mlp", tied_weights=True), (50,), num_params=2)
+
+
+@pytest.mark.parametrize(
+    "name, shape, overrides, message",
+    [
+        ("conv", (50,), {}, "needs image data"),
+        ("conv", (1, 28, 28), {"channels": [8, 8, 8]}, "divisible by 8"),
+        ("conv", (1, 28, 28), {"kernel_size": 4}, "odd"),
+        ("mlp", (50,), {"latent_dim": 0}, "latent_dim"),
+        ("mlp", (50,), {"hidden_dims": [10, -1]}, "hidden_dims"),
+        ("mlp", (50,), {"activation": "swish"}, "activation"),
+    ],
+)
+def test_impossible_models_are_user_errors(name, shape, overrides, message):
+    with pytest.raises(UserError, match=message):
+        build_model(model_cfg(name, **overrides), shape)
