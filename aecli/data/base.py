@@ -8,7 +8,7 @@ path. Labels (MNIST) or generating factors (synthetic sets) travel with each spl
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -52,15 +52,10 @@ class Dataset:
     axis_name: str = ""
     x_offset: Tensor | float = 0.0
     x_scale: Tensor | float = 1.0
-    extras: dict = field(default_factory=dict)
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.train.x.shape[1:])
-
-    @property
-    def num_labels(self) -> int:
-        return 0 if self.train.labels is None else int(self.train.labels.max()) + 1
 
     def training_batch(self, x: Tensor) -> Tensor:
         """Turn stored training samples into the batch the model sees (identity here)."""

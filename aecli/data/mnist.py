@@ -196,7 +196,6 @@ def load_variance_mnist(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
         val=noisy(clean.val),
         test=noisy(clean.test),
         kind="image",
-        extras={"clean_test": clean.test.x},
     )
 
 
