@@ -23,7 +23,8 @@ from aecli.checkpoint import save_checkpoint
 from aecli.data import Dataset, Split
 from aecli.errors import UserError
 from aecli.likelihoods import Likelihood
-from aecli.models import Autoencoder
+from aecli.models import Autoencoder, Forward
+from aecli.regularizers import Regularizer
 
 log = logging.getLogger("aecli")
 
@@ -50,36 +51,49 @@ def check_trainer_config(cfg: DictConfig) -> None:
         raise UserError(f"trainer.lr must be a positive number, got {cfg.lr!r}")
 
 
-def loss_terms(model: Autoencoder, likelihood: Likelihood, x: Tensor) -> dict[str, Tensor]:
+def loss_terms(
+    model: Autoencoder,
+    likelihood: Likelihood,
+    regularizers: list[Regularizer],
+    x: Tensor,
+    corrupt: bool = True,
+) -> tuple[dict[str, Tensor], Forward]:
     """Named loss terms for one batch, each averaged over the batch; "total" is their sum.
 
-    "recon" is the likelihood's negative log-likelihood: nats per sample, summed over
-    the data dimensions.
+    "recon" is the likelihood's negative log-likelihood of the clean `x`: nats per sample,
+    summed over the data dimensions. With `corrupt` (training) the encoder sees `x` after
+    every regularizer's corruption; each regularizer's penalties follow under their own names.
     """
-    _, output = model(x)
-    terms = {"recon": likelihood.nll(output, x).mean()}
+    x_in = x
+    if corrupt:
+        for regularizer in regularizers:
+            x_in = regularizer.corrupt(x_in)
+    forward = model(x_in)
+    terms = {"recon": likelihood.nll(forward.output, x).mean()}
+    for regularizer in regularizers:
+        terms.update(regularizer.penalty(model, x_in, forward))
     terms["total"] = sum(terms.values())
-    return terms
+    return terms, forward
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: penalties built on torch.func transforms must still run
 def evaluate_split(
-    model: Autoencoder, likelihood: Likelihood, split: Split, batch_size: int
+    model: Autoencoder,
+    likelihood: Likelihood,
+    regularizers: list[Regularizer],
+    split: Split,
+    batch_size: int,
 ) -> dict[str, float]:
-    """Loss terms on a whole split plus `recon_sse` (squared error per sample), in large batches."""
+    """Every loss term on a whole split (no corruption) plus `recon_sse`, the squared error
+    of the reconstruction per sample, in large batches."""
     model.eval()
     sums: dict[str, Tensor] = {}
     for start in range(0, len(split), batch_size):
         x = split.x[start : start + batch_size]
-        _, output = model(x)
-        nll = likelihood.nll(output, x)
-        batch = {
-            "recon": nll.sum(),
-            "total": nll.sum(),
-            "recon_sse": (likelihood.mean(output) - x).pow(2).flatten(1).sum(1).sum(),
-        }
-        for key, value in batch.items():
-            sums[key] = sums.get(key, 0) + value
+        terms, forward = loss_terms(model, likelihood, regularizers, x, corrupt=False)
+        terms["recon_sse"] = (likelihood.mean(forward.output) - x).pow(2).flatten(1).sum(1).mean()
+        for key, value in terms.items():
+            sums[key] = sums.get(key, 0) + value * len(x)
     return {key: value.item() / len(split) for key, value in sums.items()}
 
 
@@ -92,7 +106,7 @@ def encode_split(model: Autoencoder, split: Split, batch_size: int) -> Tensor:
 @torch.inference_mode()
 def reconstruct(model: Autoencoder, likelihood: Likelihood, x: Tensor) -> Tensor:
     model.eval()
-    return likelihood.mean(model(x)[1])
+    return likelihood.mean(model(x).output)
 
 
 @dataclass
@@ -130,6 +144,7 @@ class ProgressBar:
 def fit(
     model: Autoencoder,
     likelihood: Likelihood,
+    regularizers: list[Regularizer],
     data: Dataset,
     cfg: DictConfig,
     run_dir: Path,
@@ -161,7 +176,7 @@ def fit(
         for step, begin in enumerate(range(0, num_train, batch_size), 1):
             index = order[begin : begin + batch_size]
             x = data.training_batch(data.train.x[index])
-            terms = loss_terms(model, likelihood, x)
+            terms, _ = loss_terms(model, likelihood, regularizers, x)
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
             optimizer.step()
@@ -170,7 +185,7 @@ def fit(
             progress.update(f"epoch {epoch}/{trainer.epochs}", step, num_batches)
         progress.clear()
         train = {key: value.item() / num_train for key, value in sums.items()}
-        val = evaluate_split(model, likelihood, data.val, trainer.eval_batch_size)
+        val = evaluate_split(model, likelihood, regularizers, data.val, trainer.eval_batch_size)
         seconds = time.perf_counter() - start
 
         improved = val["total"] < result.best_val_loss

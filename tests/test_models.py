@@ -32,7 +32,8 @@ def model_cfg(name: str, **overrides):
 def test_encode_decode_shapes(name, shape, overrides, num_params):
     model = build_model(model_cfg(name, **overrides), shape, num_params)
     x = torch.rand(5, *shape)
-    code, output = model(x)
+    forward = model(x)
+    code, output = forward.code, forward.output
     assert code.shape == (5, overrides["latent_dim"])
     assert output.shape == ((5, *shape) if num_params == 1 else (5, num_params, *shape))
     assert torch.equal(model.decode(model.encode(x)), output)
@@ -49,9 +50,8 @@ def test_hinton_mlp_has_the_paper_layer_sizes():
 def test_linear_model_is_affine():
     model = build_model(model_cfg("linear", latent_dim=3), (10,))
     x, y = torch.randn(4, 10), torch.randn(4, 10)
-    _, out_x = model(x)
-    _, out_y = model(y)
-    _, out_mix = model(0.3 * x + 0.7 * y)
+    out_x, out_y = model(x).output, model(y).output
+    out_mix = model(0.3 * x + 0.7 * y).output
     assert torch.allclose(out_mix, 0.3 * out_x + 0.7 * out_y, atol=1e-5)
 
 
@@ -66,14 +66,14 @@ def test_tied_weights_share_the_transposed_encoder_weights():
         assert dec._source[0].weight is enc.weight
     # Reconstruction gradients reach the shared weights through the decoder too.
     x = torch.randn(8, 12)
-    tied(x)[1].pow(2).sum().backward()
+    tied(x).output.pow(2).sum().backward()
     assert encoder_layers[0].weight.grad is not None
     # The shared weight is stored once; a state-dict round trip restores the model exactly.
     state = tied.state_dict()
     assert not any(key.startswith("decoder") and key.endswith("weight") for key in state)
     copy = build_model(model_cfg("mlp", hidden_dims=[20], latent_dim=4, tied_weights=True), (12,))
     copy.load_state_dict(state)
-    assert torch.equal(copy(x)[1], tied(x)[1])
+    assert torch.equal(copy(x).output, tied(x).output)
 
 
 def test_tied_linear_decoder_weight_is_encoder_transpose():

@@ -36,6 +36,7 @@ def train(cfg: DictConfig) -> float:
     from aecli.device import resolve_device
     from aecli.likelihoods import build_likelihood
     from aecli.models import build_model, count_parameters
+    from aecli.regularizers import build_regularizers
     from aecli.training import check_trainer_config, encode_split, evaluate_split, fit, reconstruct
 
     started = time.perf_counter()
@@ -51,13 +52,16 @@ def train(cfg: DictConfig) -> float:
     data = build_dataset(cfg.dataset, cfg.data)
     likelihood = build_likelihood(cfg.likelihood)
     likelihood.check_data(data)
+    regularizers = build_regularizers(cfg.get("regularizer"))
     model = build_model(cfg.model, data.sample_shape, likelihood.num_params).to(device)
+    for regularizer in regularizers:
+        regularizer.check(model, data)
     data = data.to(device)
     log.info(
         "aecli train: dataset=%s (%d/%d/%d train/val/test samples of shape %s), model=%s (%s parameters), "
-        "likelihood=%s, device=%s",
+        "likelihood=%s, regularizer=[%s], device=%s",
         cfg.dataset.name, len(data.train), len(data.val), len(data.test), tuple(data.sample_shape),
-        cfg.model.name, f"{count_parameters(model):,}", cfg.likelihood.name, device,
+        cfg.model.name, f"{count_parameters(model):,}", cfg.likelihood.name, ",".join(r.name for r in regularizers), device,
     )
     log.info("run directory: %s", run_dir)
 
@@ -78,12 +82,12 @@ def train(cfg: DictConfig) -> float:
             log_reconstructions("val", data.val.x[:num_shown], epoch)
 
     with SummaryWriter(str(run_dir / "tensorboard")) as writer:
-        result = fit(model, likelihood, data, cfg, run_dir, writer, on_epoch_end)
+        result = fit(model, likelihood, regularizers, data, cfg, run_dir, writer, on_epoch_end)
 
         best = load_checkpoint(run_dir / "checkpoints" / "best.pt", map_location=device)
         model.load_state_dict(best["model"])
-        val = evaluate_split(model, likelihood, data.val, cfg.trainer.eval_batch_size)
-        test = evaluate_split(model, likelihood, data.test, cfg.trainer.eval_batch_size)
+        val = evaluate_split(model, likelihood, regularizers, data.val, cfg.trainer.eval_batch_size)
+        test = evaluate_split(model, likelihood, regularizers, data.test, cfg.trainer.eval_batch_size)
         for key, value in test.items():
             writer.add_scalar(f"test/{key}", value, result.best_epoch)
         if num_shown:

@@ -7,11 +7,11 @@ from typing import Callable
 from omegaconf import DictConfig
 
 from aecli.errors import UserError
-from aecli.models.base import Autoencoder, count_parameters
+from aecli.models.base import Autoencoder, Forward, count_parameters
 from aecli.models.conv import ConvAutoencoder, build_conv
 from aecli.models.mlp import MLPAutoencoder, build_linear, build_mlp
 
-__all__ = ["Autoencoder", "ConvAutoencoder", "MLPAutoencoder", "build_model", "count_parameters", "BUILDERS"]
+__all__ = ["Autoencoder", "Forward", "ConvAutoencoder", "MLPAutoencoder", "build_model", "count_parameters", "BUILDERS"]
 
 BUILDERS: dict[str, Callable[[DictConfig, tuple[int, ...], int], Autoencoder]] = {
     "mlp": build_mlp,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
@@ -24,6 +25,20 @@ def activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         raise UserError(f"model.activation={name} is unknown; choose one of {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
+
+
+@dataclass
+class Forward:
+    """One pass through an autoencoder.
+
+    code: what the decoder saw, (B, latent_dim).
+    output: the decoder's output (the likelihood's parameters).
+    stats: anything else a regularizer may need from the pass (empty for a plain bottleneck).
+    """
+
+    code: Tensor
+    output: Tensor
+    stats: dict[str, Tensor] = field(default_factory=dict)
 
 
 class Autoencoder(nn.Module):
@@ -51,14 +66,15 @@ class Autoencoder(nn.Module):
         self._output_shape = self.sample_shape if num_params == 1 else (num_params, *self.sample_shape)
 
     def encode(self, x: Tensor) -> Tensor:
+        """The deterministic code of `x`, (B, latent_dim): what plots and probes use."""
         return self.encoder(x)
 
     def decode(self, code: Tensor) -> Tensor:
         return self.decoder(code).reshape(code.shape[0], *self._output_shape)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor) -> Forward:
         code = self.encode(x)
-        return code, self.decode(code)
+        return Forward(code=code, output=self.decode(code))
 
 
 def check_latent_dim(latent_dim: int) -> int:

@@ -1,0 +1,25 @@
+"""Regularizers: one class per option of the `regularizer` config group (a list)."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from aecli.errors import UserError
+from aecli.regularizers.base import Regularizer
+from aecli.regularizers.l2 import L2
+
+__all__ = ["Regularizer", "REGULARIZERS", "build_regularizers"]
+
+REGULARIZERS: dict[str, type[Regularizer]] = {
+    L2.name: L2,
+}
+
+
+def build_regularizers(cfg: DictConfig | None) -> list[Regularizer]:
+    """One regularizer per key of `cfg` (the `regularizer` node), in the order chosen."""
+    regularizers = []
+    for name, settings in (cfg or {}).items():
+        if name not in REGULARIZERS:
+            raise UserError(f"unknown regularizer {name!r}; choose from {', '.join(REGULARIZERS)}")
+        regularizers.append(REGULARIZERS[name](settings))
+    return regularizers
