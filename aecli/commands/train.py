@@ -32,11 +32,9 @@ def train(cfg: DictConfig) -> float:
 
     from aecli import reporting
     from aecli.checkpoint import atomic_write, load_checkpoint
-    from aecli.data import build_dataset
+    from aecli.build import build_experiment
     from aecli.device import resolve_device
-    from aecli.likelihoods import build_likelihood
-    from aecli.models import build_model, count_parameters
-    from aecli.regularizers import build_regularizers
+    from aecli.models import count_parameters
     from aecli.training import check_trainer_config, encode_split, evaluate_split, fit, reconstruct
 
     started = time.perf_counter()
@@ -49,14 +47,10 @@ def train(cfg: DictConfig) -> float:
     check_trainer_config(cfg.trainer)
     device = resolve_device(cfg.trainer.device)
     torch.manual_seed(cfg.seed)
-    data = build_dataset(cfg.dataset, cfg.data)
-    likelihood = build_likelihood(cfg.likelihood)
-    likelihood.check_data(data)
-    regularizers = build_regularizers(cfg.get("regularizer"))
-    model = build_model(cfg.model, data.sample_shape, likelihood.num_params).to(device)
-    for regularizer in regularizers:
-        regularizer.check(model, data)
-    data = data.to(device)
+    experiment = build_experiment(cfg, device)
+    data, likelihood, regularizers, model = (
+        experiment.data, experiment.likelihood, experiment.regularizers, experiment.model
+    )
     log.info(
         "aecli train: dataset=%s (%d/%d/%d train/val/test samples of shape %s), model=%s (%s parameters), "
         "likelihood=%s, regularizer=[%s], device=%s",
