@@ -12,7 +12,9 @@ from aecli.models import build_model
 
 
 def _model():
-    cfg = OmegaConf.create({"name": "mlp", "hidden_dims": [16], "latent_dim": 2, "activation": "relu", "tied_weights": False})
+    from conftest import REPO
+
+    cfg = OmegaConf.merge(OmegaConf.load(REPO / "configs" / "model" / "mlp.yaml"), {"hidden_dims": [16]})
     return cfg, build_model(cfg, (10,))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor, nn
 
 from aecli.errors import UserError
@@ -46,7 +47,12 @@ class Autoencoder(nn.Module):
 
     The decoder output holds `num_params` values per data dimension (what the
     likelihood needs): shape (B, *sample_shape) for one, (B, num_params, *sample_shape)
-    for more. The code layer is linear; output activations belong to the likelihood.
+    for more. Output activations belong to the likelihood.
+
+    hidden_layers: the encoder's hidden activation modules, in order (for regularizers
+    that look at hidden units). input_gain: the decoder's output is a per-dimension gain
+    in (0, 1) applied to the encoder's input (a skip connection, used by denoising
+    autoencoders whose best output is the noisy input rescaled pixel by pixel).
     """
 
     def __init__(
@@ -56,6 +62,8 @@ class Autoencoder(nn.Module):
         latent_dim: int,
         sample_shape: tuple[int, ...],
         num_params: int = 1,
+        hidden_layers: list[nn.Module] | None = None,
+        input_gain: bool = False,
     ):
         super().__init__()
         self.encoder = encoder
@@ -64,6 +72,10 @@ class Autoencoder(nn.Module):
         self.sample_shape = tuple(sample_shape)
         self.num_params = num_params
         self._output_shape = self.sample_shape if num_params == 1 else (num_params, *self.sample_shape)
+        self.hidden_layers = tuple(hidden_layers or ())  # a tuple: these modules are registered in the encoder
+        if input_gain and num_params != 1:
+            raise UserError("model.input_gain=true needs one decoder output per data dimension; set it to false")
+        self.input_gain = input_gain
 
     def encode(self, x: Tensor) -> Tensor:
         """The deterministic code of `x`, (B, latent_dim): what plots and probes use."""
@@ -74,7 +86,10 @@ class Autoencoder(nn.Module):
 
     def forward(self, x: Tensor) -> Forward:
         code = self.encode(x)
-        return Forward(code=code, output=self.decode(code))
+        output = self.decode(code)
+        if self.input_gain:
+            output = torch.sigmoid(output) * x
+        return Forward(code=code, output=output)
 
 
 def check_latent_dim(latent_dim: int) -> int:

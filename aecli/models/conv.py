@@ -23,6 +23,7 @@ class ConvAutoencoder(Autoencoder):
         kernel_size: int = 3,
         activation_name: str = "relu",
         num_params: int = 1,
+        input_gain: bool = False,
     ):
         in_channels, height, width = sample_shape
         factor = 2 ** len(channels)
@@ -48,7 +49,11 @@ class ConvAutoencoder(Autoencoder):
             )
             if i < len(outs) - 1:
                 decoder.append(activation(activation_name))
-        super().__init__(nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params)
+        hidden_layers = [m for m in encoder if not isinstance(m, (nn.Conv2d, nn.Flatten, nn.Linear))]
+        super().__init__(
+            nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params,
+            hidden_layers=hidden_layers, input_gain=input_gain,
+        )
 
 
 def build_conv(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) -> ConvAutoencoder:
@@ -57,6 +62,8 @@ def build_conv(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) 
             f"model=conv needs image data (channels x height x width), but this dataset gives 1-D signals "
             f"of length {sample_shape[0]}; use model=mlp or model=linear"
         )
+    if cfg.tied_weights:
+        raise UserError("model.tied_weights is for the mlp and linear models; set it to false with model=conv")
     channels = list(cfg.channels)
     if not channels or any(not isinstance(c, int) or c < 1 for c in channels):
         raise UserError(f"model.channels must be a non-empty list of positive integers, got {channels}")
@@ -69,4 +76,5 @@ def build_conv(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) 
         kernel_size=int(cfg.kernel_size),
         activation_name=cfg.activation,
         num_params=num_params,
+        input_gain=bool(cfg.input_gain),
     )

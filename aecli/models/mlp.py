@@ -35,7 +35,11 @@ class TiedLinear(nn.Module):
 
 
 class MLPAutoencoder(Autoencoder):
-    """input -> hidden_dims -> latent_dim (linear code) -> reversed hidden_dims -> output."""
+    """input -> hidden_dims -> latent_dim -> reversed hidden_dims -> output.
+
+    The code layer is linear unless `code_activation` names one (sigmoid for the
+    classic sparse and contractive autoencoders).
+    """
 
     def __init__(
         self,
@@ -46,6 +50,8 @@ class MLPAutoencoder(Autoencoder):
         tied_weights: bool = False,
         bias: bool = True,
         num_params: int = 1,
+        code_activation: str | None = None,
+        input_gain: bool = False,
     ):
         input_dim = num_features(sample_shape)
         widths = [input_dim, *hidden_dims, latent_dim]
@@ -62,9 +68,15 @@ class MLPAutoencoder(Autoencoder):
             out_widths = [latent_dim, *reversed(hidden_dims), input_dim * num_params]
             decoder_linears = [nn.Linear(a, b, bias=bias) for a, b in zip(out_widths[:-1], out_widths[1:])]
 
-        encoder = nn.Sequential(nn.Flatten(), *_interleave(encoder_linears, activation_name))
+        encoder_layers = _interleave(encoder_linears, activation_name)
+        hidden_layers = [m for m in encoder_layers if not isinstance(m, nn.Linear)]
+        if code_activation is not None:
+            encoder_layers.append(activation(code_activation))
+        encoder = nn.Sequential(nn.Flatten(), *encoder_layers)
         decoder = nn.Sequential(*_interleave(decoder_linears, activation_name))
-        super().__init__(encoder, decoder, latent_dim, sample_shape, num_params)
+        super().__init__(
+            encoder, decoder, latent_dim, sample_shape, num_params, hidden_layers=hidden_layers, input_gain=input_gain
+        )
 
 
 def _interleave(layers: list[nn.Module], activation_name: str | None) -> list[nn.Module]:
@@ -88,6 +100,8 @@ def build_mlp(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) -
         activation_name=cfg.activation,
         tied_weights=bool(cfg.tied_weights),
         num_params=num_params,
+        code_activation=cfg.code_activation,
+        input_gain=bool(cfg.input_gain),
     )
 
 

@@ -6,12 +6,15 @@ from omegaconf import DictConfig
 
 from aecli.errors import UserError
 from aecli.regularizers.base import Regularizer
+from aecli.regularizers.contractive import Contractive
+from aecli.regularizers.denoising import Denoising
 from aecli.regularizers.l2 import L2
+from aecli.regularizers.sparse import SparseKL, SparseL1
 
 __all__ = ["Regularizer", "REGULARIZERS", "build_regularizers"]
 
 REGULARIZERS: dict[str, type[Regularizer]] = {
-    L2.name: L2,
+    cls.name: cls for cls in (L2, Denoising, SparseKL, SparseL1, Contractive)
 }
 
 

@@ -1,0 +1,52 @@
+"""Denoising: the encoder sees a corrupted input; the loss compares with the clean one.
+
+Corruption is drawn on the training device, fresh for every batch, and never at
+evaluation (the trainer only calls `corrupt` on training batches).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from aecli.data import Dataset
+from aecli.errors import UserError
+from aecli.models import Autoencoder
+from aecli.regularizers.base import Regularizer
+
+# Literature defaults for [0, 1] images, used when `level` is null.
+DEFAULT_LEVELS = {"gaussian": 0.4, "masking": 0.25, "salt_and_pepper": 0.1}
+
+
+class Denoising(Regularizer):
+    name = "denoising"
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        if cfg.noise not in DEFAULT_LEVELS:
+            raise UserError(
+                f"regularizer.denoising.noise={cfg.noise} is unknown; choose one of {', '.join(DEFAULT_LEVELS)}"
+            )
+        self.noise = cfg.noise
+        self.level = DEFAULT_LEVELS[self.noise] if cfg.level is None else float(cfg.level)
+        if self.noise == "gaussian" and self.level < 0:
+            raise UserError(f"regularizer.denoising.level (the Gaussian std) must be >= 0, got {self.level}")
+        if self.noise != "gaussian" and not 0 <= self.level <= 1:
+            raise UserError(
+                f"regularizer.denoising.level is a probability for noise={self.noise} and must lie in [0, 1], "
+                f"got {self.level}"
+            )
+        self.low, self.high = 0.0, 1.0
+
+    def check(self, model: Autoencoder, data: Dataset) -> None:
+        # Salt and pepper set inputs to the data's own extremes.
+        self.low, self.high = data.value_range()
+
+    def corrupt(self, x: Tensor) -> Tensor:
+        if self.noise == "gaussian":
+            return x + self.level * torch.randn_like(x)
+        hit = torch.rand_like(x) < self.level
+        if self.noise == "masking":
+            return x.masked_fill(hit, 0.0)
+        salt = torch.rand_like(x) < 0.5
+        return torch.where(hit, torch.where(salt, self.high, self.low), x)
