@@ -42,3 +42,20 @@ def mnist_root() -> Path:
     if not (MNIST_ROOT / "MNIST" / "raw").is_dir():
         pytest.skip(f"MNIST files not found under {MNIST_ROOT}/MNIST/raw")
     return MNIST_ROOT
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """`make(*overrides, copy_to=DIR)`: train a tiny run once per session for each set of
+    overrides, and hand out a fresh copy of its directory, so a test may change it freely."""
+    cache: dict[tuple[str, ...], Path] = {}
+
+    def make(*overrides: str, copy_to: Path) -> Path:
+        if overrides not in cache:
+            base = tmp_path_factory.mktemp("trained")
+            run_aecli("train", *overrides, f"hydra.run.dir={base / 'run'}", cwd=base)
+            cache[overrides] = base / "run"
+        shutil.copytree(cache[overrides], copy_to)
+        return copy_to
+
+    return make

@@ -51,12 +51,15 @@ def test_train_help_names_groups():
 
 
 @pytest.mark.parametrize("command", ["evaluate", "visualize-latents"])
-def test_later_commands_dispatch_and_answer_not_yet_available(command, tmp_path):
+def test_run_commands_show_help_and_refuse_a_missing_run_in_one_line(command, tmp_path):
     assert "run: ???" in run_aecli(command, "--help").stdout
-    result = run_aecli(command, f"run={tmp_path}", check=False, cwd=tmp_path)
+    result = run_aecli(command, f"run={tmp_path / 'nowhere'}", check=False, cwd=tmp_path)
     assert result.returncode == 2
-    assert "not yet available" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"aecli {command}: error: run directory {tmp_path / 'nowhere'} does not exist; "
+        f"pass run=DIR, a directory written by aecli train"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,8 @@ def train(cfg: DictConfig) -> float:
     from aecli.build import build_experiment
     from aecli.device import resolve_device
     from aecli.models import count_parameters
-    from aecli.training import check_trainer_config, encode_split, evaluate_split, fit, reconstruct
+    from aecli.latents import draw_latents
+    from aecli.training import check_trainer_config, evaluate_split, fit, reconstruct
 
     started = time.perf_counter()
     OmegaConf.resolve(cfg)
@@ -102,18 +103,11 @@ def train(cfg: DictConfig) -> float:
         }
 
         if cfg.tsne.enabled:
-            codes = encode_split(model, data.test, cfg.trainer.eval_batch_size)
-            tsne = reporting.tsne_embedding(codes, int(cfg.tsne.num_points), float(cfg.tsne.perplexity), int(cfg.seed))
-            title = f"t-SNE of {len(tsne.index)} test codes"
-            figure = reporting.latent_figure(tsne.embedding, data.test, tsne.index, data, title)
-            figure.savefig(run_dir / "tsne.png", dpi=120)
-            writer.add_figure("latent/tsne", figure, result.best_epoch)
-            if cfg.tsne.embedding_projector:
-                metadata, header = reporting.embedding_metadata(data.test, tsne.index, data)
-                writer.add_embedding(
-                    torch.from_numpy(tsne.codes), metadata=metadata, metadata_header=header,
-                    tag="test_codes", global_step=result.best_epoch,
-                )
+            tsne = draw_latents(
+                model, data, "tsne", int(cfg.tsne.num_points), float(cfg.tsne.perplexity), int(cfg.seed),
+                run_dir / "tsne.png", writer, result.best_epoch, cfg.trainer.eval_batch_size,
+                projector=bool(cfg.tsne.embedding_projector),
+            )
             metrics["tsne_seconds"] = tsne.seconds
             log.info("t-SNE of %d test codes: %.1fs", len(tsne.index), tsne.seconds)
 

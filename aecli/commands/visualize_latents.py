@@ -1,14 +1,56 @@
-"""aecli visualize-latents run=RUN_DIR (dispatch and help are in place; the work lands with its own issue)."""
+"""aecli visualize-latents run=RUN_DIR: reopen a run -> encode its test split -> draw the codes
+(PNG files in the run directory, figures and projector files in its TensorBoard)."""
 
 from __future__ import annotations
 
 import hydra
 from omegaconf import DictConfig
 
-from aecli.errors import UserError, report_user_errors
+from aecli.errors import report_user_errors
+
+OWN_KEYS = {"run", "checkpoint", "method", "num_points", "perplexity", "seed", "embedding_projector"}
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="visualize_latents")
 @report_user_errors("visualize-latents")
 def main(cfg: DictConfig) -> None:
-    raise UserError("'aecli visualize-latents' is not yet available in this version of aecli")
+    visualize_latents(cfg)
+
+
+def visualize_latents(cfg: DictConfig) -> list[str]:
+    """Draw the codes of the run named by `cfg.run`; returns the PNG files written."""
+    import time
+
+    from aecli.errors import UserError
+    from aecli.runs import command_overrides, load_run
+
+    started = time.perf_counter()
+    if not isinstance(cfg.num_points, int) or cfg.num_points < 2:
+        raise UserError(f"num_points must be an integer >= 2, got {cfg.num_points!r}")
+    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    from aecli.latents import check_method, draw_latents
+
+    model, data = run.experiment.model, run.experiment.data
+    check_method(cfg.method, model.latent_dim)
+    # A 2-D code is also drawn as it is: the direct scatter costs nothing.
+    methods = [cfg.method] + (["scatter"] if model.latent_dim == 2 and cfg.method != "scatter" else [])
+    seed = int(run.cfg.get("seed", 0) if cfg.seed is None else cfg.seed)
+
+    written = []
+    with SummaryWriter(str(run.path / "tensorboard")) as writer:
+        for i, method in enumerate(methods):
+            png = run.path / f"latent_{method}.png"
+            embedding = draw_latents(
+                model, data, method, cfg.num_points, float(cfg.perplexity), seed, png, writer, run.epoch,
+                int(run.cfg.trainer.eval_batch_size), projector=bool(cfg.embedding_projector) and i == 0,
+            )
+            written.append(str(png))
+            print(f"{embedding.title}: {png} ({embedding.seconds:.1f}s)")
+    print(
+        f"done in {time.perf_counter() - started:.1f}s; TensorBoard tags "
+        f"{', '.join(f'latent/{m}' for m in methods)} in {run.path / 'tensorboard'}"
+    )
+    return written
