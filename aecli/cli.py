@@ -7,7 +7,9 @@ command module imports the heavy libraries only inside its task function.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
+from pathlib import Path
 
 from aecli import __version__
 
@@ -58,6 +60,36 @@ def _help_text() -> str:
     return HELP.format(commands="\n".join(lines))
 
 
+def _unknown_regularizer(args: list[str]) -> str | None:
+    """Name an unknown option in `regularizer=...` before Hydra composes the config.
+
+    Hydra's own message for a list group does not list the valid choices; this one does.
+    Options come from the shipped configs and any folder given with -cd/--config-dir.
+    """
+    import aecli.configs  # the shipped config tree: a tiny package, no heavy imports
+
+    folders = [Path(aecli.configs.__file__).parent / "regularizer"]
+    names: list[str] = []
+    for i, arg in enumerate(args):
+        if arg in ("-cd", "--config-dir") and i + 1 < len(args):
+            folders.append(Path(args[i + 1]) / "regularizer")
+        elif arg.startswith(("--config-dir=", "-cd=")):
+            folders.append(Path(arg.split("=", 1)[1]) / "regularizer")
+        match = re.fullmatch(r"[+~]?regularizer=([\w,\[\] ]*)", arg)
+        if match:
+            names += [n for n in re.split(r"[,\[\]\s]+", match.group(1)) if n]
+    if not names:
+        return None
+    available = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
+    unknown = [n for n in names if n not in available]
+    if not unknown or not available:
+        return None
+    return (
+        f"unknown regularizer {unknown[0]!r}; choose from {', '.join(available)} "
+        f"(several as a list: regularizer=[denoising,sparse_kl]; none: regularizer=[])"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if not args or args[0] in ("-h", "--help", "help"):
@@ -74,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if command == "train":
+        problem = _unknown_regularizer(rest)
+        if problem:
+            print(f"aecli train: error: {problem}", file=sys.stderr)
+            return 2
     module = importlib.import_module(COMMANDS[command][0])
     # Hydra parses sys.argv itself; present the subcommand as the program name.
     sys.argv = [f"aecli {command}", *rest]
