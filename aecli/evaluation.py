@@ -7,9 +7,11 @@ their angle to PCA. Codes are always the deterministic code (`model.encode`, the
 
 from __future__ import annotations
 
-import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,8 +24,6 @@ from aecli.jacobian import squared_jacobian_norm
 from aecli.models import Autoencoder
 from aecli.runs import Run
 from aecli.training import encode_split, evaluate_split
-
-log = logging.getLogger("aecli")
 
 
 @dataclass
@@ -42,7 +42,9 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
     batch_size = int(run.cfg.trainer.eval_batch_size)
     result = Evaluation(metrics={})
     out = result.metrics
-    timer = _Timer(result.seconds)
+
+    def timer(name: str):
+        return _timed(result.seconds, name)
 
     with timer("reconstruction"):
         test_terms = evaluate_split(model, likelihood, run.experiment.regularizers, data.test, batch_size)
@@ -162,7 +164,21 @@ def format_report(run: Run, evaluation: Evaluation, settings: DictConfig) -> str
             lines.append(f"  {'z' + str(i):<6}" + "".join(f"{entry:8.3f}" for entry in row))
         lines.append("which latent carries which factor:")
         lines.extend(f"  {sentence}" for sentence in evaluation.factor_words)
+    if evaluation.seconds:
+        lines.append("seconds: " + ", ".join(f"{name} {value:.2f}" for name, value in evaluation.seconds.items()))
     return "\n".join(lines)
+
+
+def log_to_tensorboard(writer: Any, evaluation: Evaluation, report: str, step: int) -> None:
+    """`evaluate/<metric>` scalars (one per factor_corr entry) and the report as text, at `step`."""
+    for key, value in evaluation.metrics.items():
+        if key == "factor_corr":
+            for i, row in enumerate(value):
+                for name, entry in zip(evaluation.factor_names, row):
+                    writer.add_scalar(f"evaluate/factor_corr/z{i}_{name}", entry, step)
+        else:
+            writer.add_scalar(f"evaluate/{key}", value, step)
+    writer.add_text("evaluate", "\n".join(f"    {line}" for line in report.splitlines()), step)
 
 
 def _number(value: float) -> str:
@@ -171,20 +187,11 @@ def _number(value: float) -> str:
     return f"{value:.6g}" if 1e-3 <= abs(value) < 1e6 else f"{value:.4e}"
 
 
-class _Timer:
-    def __init__(self, seconds: dict[str, float]):
-        self.seconds = seconds
-
-    def __call__(self, name: str) -> "_Timer":
-        self.name = name
-        return self
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds[self.name] = time.perf_counter() - self.start
-        log.debug("%s: %.2fs", self.name, self.seconds[self.name])
+@contextmanager
+def _timed(seconds: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    seconds[name] = time.perf_counter() - start
 
 
 def _numpy(t: Tensor) -> np.ndarray:

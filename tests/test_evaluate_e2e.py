@@ -132,6 +132,7 @@ BAD_RUNS = [
     (other_models_weights, [], "does not fit the model in the run's config"),
     (None, ["+trainer.epochz=3"], "cannot apply the override trainer.epochz"),
     (None, ["checkpoint=final"], "checkpoint=final is not one of best, last"),
+    (None, ["factor_corr_method=kendall"], "factor_corr_method=kendall is unknown; choose one of spearman, pearson"),
 ]
 
 

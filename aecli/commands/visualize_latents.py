@@ -27,6 +27,8 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
     started = time.perf_counter()
     if not isinstance(cfg.num_points, int) or cfg.num_points < 2:
         raise UserError(f"num_points must be an integer >= 2, got {cfg.num_points!r}")
+    if isinstance(cfg.perplexity, bool) or not isinstance(cfg.perplexity, (int, float)) or not cfg.perplexity > 0:
+        raise UserError(f"perplexity must be a number > 0, got {cfg.perplexity!r}")
     run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
 
     from torch.utils.tensorboard import SummaryWriter
