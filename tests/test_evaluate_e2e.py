@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import TINY, run_aecli
+from aecli.errors import UserError
+from aecli.evaluation import evaluate_run
+from aecli.runs import load_run
+from conftest import REPO, TINY, run_aecli
 from test_train_e2e import events
 
 LINES = (*TINY, "tsne.enabled=false")  # mlp, 2-D code
@@ -60,8 +64,11 @@ def test_evaluate_lines_writes_factor_metrics_table_and_tensorboard_and_repeats_
     assert {f"evaluate/{key}" for key in EVERY_RUN | {"mig"}} <= set(scalars)
     assert "evaluate/factor_corr/z1_b" in scalars
 
-    _, again, _ = evaluate(run_dir)
-    assert again == after  # deterministic: the second call writes the same numbers
+    # Deterministic: reopening the run and scoring it again gives the very same numbers.
+    settings = OmegaConf.load(REPO / "configs" / "evaluate.yaml")
+    for _ in range(2):
+        again = evaluate_run(load_run(run_dir, "best"), settings).metrics
+        assert json.loads(json.dumps(again)) == new
 
 
 def test_evaluate_linear_model_adds_the_angle_to_pca_and_applies_overrides(trained_run, tmp_path):
@@ -82,8 +89,8 @@ def test_evaluate_mnist_subset_adds_probes_and_honours_data_root(mnist_root, tra
     config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     config.data.root = str(tmp_path / "elsewhere")
     (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(config))
-    failed = run_aecli("evaluate", f"run={run_dir}", check=False, cwd=tmp_path)
-    assert failed.returncode == 2 and "data.root" in failed.stderr and "Traceback" not in failed.stderr
+    with pytest.raises(UserError, match=f"not found in {tmp_path / 'elsewhere'}.*data.root"):
+        load_run(run_dir, "best")
 
     before, after, out = evaluate(run_dir, f"data.root={mnist_root}", "probe.knn_k=3")
     new = assert_merged(before, after, EVERY_RUN | LABELS)
@@ -123,36 +130,51 @@ def not_a_run(run_dir: Path, other_run: Path) -> None:
     (run_dir / ".hydra" / "config.yaml").unlink()
 
 
+def damaged_metrics(run_dir: Path, other_run: Path) -> None:
+    (run_dir / "metrics.json").write_text('{"train_loss": 1.0,')
+
+
 BAD_RUNS = [
-    (not_a_run, [], "is not an aecli run directory (no .hydra/config.yaml)"),
-    (no_best_checkpoint, [], "has no checkpoints/best.pt; train it to the end of an epoch first, or try checkpoint=last"),
-    (truncated_checkpoint, [], "is not a readable checkpoint"),
-    (foreign_checkpoint, [], "is not an aecli checkpoint"),
-    (other_models_checkpoint, [], "was written for model"),
-    (other_models_weights, [], "does not fit the model in the run's config"),
-    (None, ["+trainer.epochz=3"], "cannot apply the override trainer.epochz"),
-    (None, ["checkpoint=final"], "checkpoint=final is not one of best, last"),
-    (None, ["factor_corr_method=kendall"], "factor_corr_method=kendall is unknown; choose one of spearman, pearson"),
+    (not_a_run, {}, "is not an aecli run directory (no .hydra/config.yaml)"),
+    (no_best_checkpoint, {}, "has no checkpoints/best.pt; train it to the end of an epoch first, or try checkpoint=last"),
+    (truncated_checkpoint, {}, "is not a readable checkpoint"),
+    (foreign_checkpoint, {}, "is not an aecli checkpoint"),
+    (other_models_checkpoint, {}, "was written for model"),
+    (other_models_weights, {}, "does not fit the model in the run's config"),
+    (None, {"trainer": {"epochz": 3}}, "cannot apply the override trainer.epochz"),
+    (None, {"trainer": {"device": "cuda:7"}}, "trainer.device=cuda:7"),
 ]
 
 
 @pytest.mark.parametrize("damage, overrides, message", BAD_RUNS, ids=lambda v: getattr(v, "__name__", None))
-def test_evaluate_bad_input_is_one_line_and_writes_nothing(damage, overrides, message, trained_run, tmp_path):
+def test_a_bad_run_is_refused_with_its_reason_before_anything_is_written(damage, overrides, message, trained_run, tmp_path):
     run_dir = trained_run(*LINES, copy_to=tmp_path / "run")
     if damage is not None:
         damage(run_dir, trained_run(*DAMPED_LINEAR, copy_to=tmp_path / "other"))
+    before = snapshot(run_dir)
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_run(run_dir, "best", overrides)
+    assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize(
+    "damage, overrides, message",
+    [
+        (truncated_checkpoint, [], "is not a readable checkpoint"),
+        (None, ["+trainer.epochz=3"], "cannot apply the override trainer.epochz"),
+        (None, ["checkpoint=final"], "checkpoint=final is not one of best, last"),
+        (None, ["factor_corr_method=kendall"], "factor_corr_method=kendall is unknown; choose one of spearman, pearson"),
+        (damaged_metrics, [], "metrics.json (JSONDecodeError); fix it or move it away"),
+    ],
+    ids=lambda v: getattr(v, "__name__", None),
+)
+def test_evaluate_bad_input_is_one_line_exit_2_and_writes_nothing(damage, overrides, message, trained_run, tmp_path):
+    run_dir = trained_run(*LINES, copy_to=tmp_path / "run")
+    if damage is not None:
+        damage(run_dir, None)
     before = snapshot(run_dir)
     result = run_aecli("evaluate", f"run={run_dir}", *overrides, check=False, cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr + result.stdout
-    assert snapshot(run_dir) == before
-
-
-def test_evaluate_refuses_a_damaged_metrics_file_before_the_work(trained_run, tmp_path):
-    run_dir = trained_run(*LINES, copy_to=tmp_path / "run")
-    (run_dir / "metrics.json").write_text('{"train_loss": 1.0,')
-    before = snapshot(run_dir)
-    result = run_aecli("evaluate", f"run={run_dir}", check=False, cwd=tmp_path)
-    assert result.returncode == 2 and "metrics.json" in result.stderr and "move it away" in result.stderr
     assert snapshot(run_dir) == before
