@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from torch import Tensor, nn
 
 from aecli.errors import UserError
+from aecli.models.bottleneck import Bottleneck
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -31,9 +32,10 @@ def activation(name: str) -> nn.Module:
 class Forward:
     """One pass through an autoencoder.
 
-    code: what the decoder saw, (B, latent_dim).
+    code: what the decoder saw, (B, latent_dim) (a sample of q(z|x) for a Gaussian bottleneck).
     output: the decoder's output (the likelihood's parameters).
-    stats: anything else a regularizer may need from the pass (empty for a plain bottleneck).
+    stats: anything else a regularizer may need from the pass: empty for a plain
+        bottleneck, `mean` and `logvar` of q(z|x) (each (B, latent_dim)) for a Gaussian one.
     """
 
     code: Tensor
@@ -44,9 +46,11 @@ class Forward:
 class Autoencoder(nn.Module):
     """encode: x (B, *sample_shape) -> code (B, latent_dim); decode: code -> decoder output.
 
-    The decoder output holds `num_params` values per data dimension (what the
-    likelihood needs): shape (B, *sample_shape) for one, (B, num_params, *sample_shape)
-    for more. The code layer is linear; output activations belong to the likelihood.
+    The encoder emits `bottleneck.outputs_per_latent` values per latent dimension
+    (one for a plain code, a mean and a log-variance for a Gaussian one). The decoder
+    output holds `num_params` values per data dimension (what the likelihood needs):
+    shape (B, *sample_shape) for one, (B, num_params, *sample_shape) for more. The code
+    layer is linear; output activations belong to the likelihood.
     """
 
     def __init__(
@@ -56,25 +60,33 @@ class Autoencoder(nn.Module):
         latent_dim: int,
         sample_shape: tuple[int, ...],
         num_params: int = 1,
+        bottleneck: Bottleneck | None = None,
     ):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
+        self.bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         self.latent_dim = latent_dim
         self.sample_shape = tuple(sample_shape)
         self.num_params = num_params
         self._output_shape = self.sample_shape if num_params == 1 else (num_params, *self.sample_shape)
 
+    @property
+    def variational(self) -> bool:
+        """True for a Gaussian bottleneck (a VAE): codes are sampled and a prior N(0, I) exists."""
+        return self.bottleneck.variational
+
     def encode(self, x: Tensor) -> Tensor:
-        """The deterministic code of `x`, (B, latent_dim): what plots and probes use."""
-        return self.encoder(x)
+        """The deterministic code of `x`, (B, latent_dim): what plots and probes use
+        (the posterior mean for a Gaussian bottleneck)."""
+        return self.bottleneck.mean(self.encoder(x))
 
     def decode(self, code: Tensor) -> Tensor:
         return self.decoder(code).reshape(code.shape[0], *self._output_shape)
 
     def forward(self, x: Tensor) -> Forward:
-        code = self.encode(x)
-        return Forward(code=code, output=self.decode(code))
+        code, stats = self.bottleneck(self.encoder(x))
+        return Forward(code=code, output=self.decode(code), stats=stats)
 
 
 def check_latent_dim(latent_dim: int) -> int:

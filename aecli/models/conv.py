@@ -9,6 +9,7 @@ from torch import nn
 
 from aecli.errors import UserError
 from aecli.models.base import Autoencoder, activation, check_latent_dim
+from aecli.models.bottleneck import Bottleneck
 
 
 class ConvAutoencoder(Autoencoder):
@@ -23,7 +24,9 @@ class ConvAutoencoder(Autoencoder):
         kernel_size: int = 3,
         activation_name: str = "relu",
         num_params: int = 1,
+        bottleneck: Bottleneck | None = None,
     ):
+        bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         in_channels, height, width = sample_shape
         factor = 2 ** len(channels)
         if height % factor or width % factor:
@@ -38,7 +41,7 @@ class ConvAutoencoder(Autoencoder):
         encoder: list[nn.Module] = []
         for c_in, c_out in zip([in_channels, *channels[:-1]], channels):
             encoder += [nn.Conv2d(c_in, c_out, kernel_size, stride=2, padding=pad), activation(activation_name)]
-        encoder += [nn.Flatten(), nn.Linear(flat, latent_dim)]
+        encoder += [nn.Flatten(), nn.Linear(flat, latent_dim * bottleneck.outputs_per_latent)]
 
         decoder: list[nn.Module] = [nn.Linear(latent_dim, flat), activation(activation_name), nn.Unflatten(1, inner)]
         outs = [*reversed(channels[:-1]), in_channels * num_params]
@@ -48,10 +51,14 @@ class ConvAutoencoder(Autoencoder):
             )
             if i < len(outs) - 1:
                 decoder.append(activation(activation_name))
-        super().__init__(nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params)
+        super().__init__(
+            nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params, bottleneck
+        )
 
 
-def build_conv(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) -> ConvAutoencoder:
+def build_conv(
+    cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck
+) -> ConvAutoencoder:
     if len(sample_shape) != 3:
         raise UserError(
             f"model=conv needs image data (channels x height x width), but this dataset gives 1-D signals "
@@ -69,4 +76,5 @@ def build_conv(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) 
         kernel_size=int(cfg.kernel_size),
         activation_name=cfg.activation,
         num_params=num_params,
+        bottleneck=bottleneck,
     )
