@@ -7,11 +7,13 @@ from omegaconf import DictConfig
 from aecli.errors import UserError
 from aecli.regularizers.base import Regularizer
 from aecli.regularizers.l2 import L2
+from aecli.regularizers.vae import VAE
 
-__all__ = ["Regularizer", "REGULARIZERS", "build_regularizers"]
+__all__ = ["Regularizer", "REGULARIZERS", "VAE", "build_regularizers"]
 
 REGULARIZERS: dict[str, type[Regularizer]] = {
     L2.name: L2,
+    VAE.name: VAE,
 }
 
 
