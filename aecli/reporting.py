@@ -212,7 +212,9 @@ def traversal_figure(axis: np.ndarray, curves: Tensor, values: Tensor, axis_name
     latent_dim = curves.shape[0]
     cols = min(4, latent_dim)
     rows = -(-latent_dim // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False, sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.2 * cols + 1.2, 2.8 * rows), squeeze=False, sharex=True, sharey=True, layout="constrained"
+    )
     norm = matplotlib.colors.Normalize(values.min().item(), values.max().item())
     for i, ax in enumerate(axes.flat):
         if i >= latent_dim:
@@ -223,7 +225,7 @@ def traversal_figure(axis: np.ndarray, curves: Tensor, values: Tensor, axis_name
         ax.set_title(f"latent {i}")
         if i >= latent_dim - cols:
             ax.set_xlabel(axis_name)
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="coolwarm"), ax=axes, label="latent value", shrink=0.8)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="coolwarm"), ax=axes, label="latent value", shrink=0.9)
     return fig
 
 
@@ -239,7 +241,7 @@ def manifold_figure(curves: Tensor, values: Tensor) -> plt.Figure:
         for col in range(steps):
             ax.plot(col + x, steps - 1 - row + 0.1 + 0.8 * scaled[row, col], color="tab:blue", lw=0.8)
     ticks = np.arange(steps) + 0.5
-    labels = [f"{v:.2g}" for v in values.tolist()]
+    labels = [f"{round(v, 6) + 0.0:.2g}" for v in values.tolist()]  # linspace leaves -1e-7 where 0 is meant
     ax.set_xticks(ticks, labels, fontsize=7)
     ax.set_yticks(ticks, labels, fontsize=7)
     ax.set_xlabel("z1")
