@@ -178,8 +178,9 @@ def log_vae_pictures(
         row_length = {"samples/prior": min(8, len(prior)), "latent/traversal": steps, "latent/manifold": steps}
         for tag, (mean, std) in decoded.items():
             writer.add_image(tag, image_grid(list(mean.split(row_length[tag]))), step)
-            if std is not None:
-                writer.add_image(f"{tag}_std", image_grid(list((std / std.max()).split(row_length[tag]))), step)
+            if std is not None:  # scaled by a high quantile: a few bright pixels would leave the rest black
+                shown = (std / std.flatten().float().quantile(0.995).clamp_min(1e-8)).clamp(max=1.0)
+                writer.add_image(f"{tag}_std", image_grid(list(shown.split(row_length[tag]))), step)
         return
     curves = {tag: data.denormalize(mean).cpu() for tag, (mean, _) in decoded.items()}
     axis = data.axis.cpu().numpy()
