@@ -9,8 +9,8 @@ from omegaconf import DictConfig
 
 from aecli.data import Dataset, build_dataset
 from aecli.likelihoods import Likelihood, build_likelihood
-from aecli.models import Autoencoder, build_model
-from aecli.regularizers import Regularizer, build_regularizers
+from aecli.models import Autoencoder, GaussianBottleneck, build_model
+from aecli.regularizers import VAE, Regularizer, build_regularizers
 
 
 @dataclass
@@ -28,7 +28,9 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
     likelihood = build_likelihood(cfg.likelihood)
     likelihood.check_data(data)
     regularizers = build_regularizers(cfg.get("regularizer"))
-    model = build_model(cfg.model, data.sample_shape, likelihood.num_params)
+    # A VAE is a Gaussian bottleneck plus a KL term: the regularizer brings the term, the code layer is chosen here.
+    bottleneck = GaussianBottleneck() if any(isinstance(r, VAE) for r in regularizers) else None
+    model = build_model(cfg.model, data.sample_shape, likelihood.num_params, bottleneck)
     for regularizer in regularizers:
         regularizer.check(model, data)
     return Experiment(data.to(device), likelihood, regularizers, model.to(device))

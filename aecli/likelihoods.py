@@ -22,7 +22,8 @@ def _sum_per_sample(values: Tensor) -> Tensor:
 
 
 class Likelihood:
-    """The interface: `num_params` decoder outputs per data dimension, `nll` and `mean`."""
+    """The interface: `num_params` decoder outputs per data dimension, `nll` and `mean`
+    (and `std` where the decoder learns its spread)."""
 
     name: str = ""
     num_params: int = 1
@@ -34,6 +35,13 @@ class Likelihood:
     def mean(self, output: Tensor) -> Tensor:
         """The reconstruction in data space (the distribution's mean)."""
         raise NotImplementedError
+
+    def std(self, output: Tensor) -> Tensor | None:
+        """The decoder's standard deviation per data dimension where it is learned, else None.
+
+        Pictures draw it beside the mean: on variance-MNIST the digit lives only there.
+        """
+        return None
 
     def check_data(self, data: Dataset) -> None:
         """Raise a UserError when this likelihood cannot model `data`."""
@@ -78,9 +86,43 @@ class Gaussian(Likelihood):
         return output
 
 
+class GaussianLearned(Likelihood):
+    """Independent Gaussians whose mean and log-variance the decoder outputs per dimension.
+
+    The decoder output is (B, 2, *sample_shape): channel 0 the mean, channel 1 a raw
+    log-variance that is floored smoothly, logvar = floor + softplus(raw - floor), so a
+    dimension the data never varies in (variance-MNIST's background) cannot drive its
+    variance to zero and its log-likelihood to +infinity. The loss is
+    sum_d [ (x_d - mu_d)^2 / (2 var_d) + logvar_d / 2 + log(2 pi) / 2 ] nats per sample.
+    """
+
+    name = "gaussian_learned"
+    num_params = 2
+
+    def __init__(self, logvar_floor: float = -6.0):
+        if not isinstance(logvar_floor, (int, float)) or not math.isfinite(logvar_floor):
+            raise UserError(f"likelihood.logvar_floor must be a finite number, got {logvar_floor!r}")
+        self.logvar_floor = float(logvar_floor)
+
+    def logvar(self, output: Tensor) -> Tensor:
+        return self.logvar_floor + F.softplus(output[:, 1] - self.logvar_floor)
+
+    def nll(self, output: Tensor, x: Tensor) -> Tensor:
+        logvar = self.logvar(output)
+        squared = (x - output[:, 0]) ** 2 * torch.exp(-logvar)
+        return 0.5 * _sum_per_sample(squared + logvar + math.log(2 * math.pi))
+
+    def mean(self, output: Tensor) -> Tensor:
+        return output[:, 0]
+
+    def std(self, output: Tensor) -> Tensor:
+        return torch.exp(0.5 * self.logvar(output))
+
+
 LIKELIHOODS = {
     "bernoulli": lambda cfg: Bernoulli(),
     "gaussian": lambda cfg: Gaussian(cfg.sigma),
+    "gaussian_learned": lambda cfg: GaussianLearned(cfg.logvar_floor),
 }
 
 

@@ -63,6 +63,8 @@ def loss_terms(
     "recon" is the likelihood's negative log-likelihood of the clean `x`: nats per sample,
     summed over the data dimensions. With `corrupt` (training) the encoder sees `x` after
     every regularizer's corruption; each regularizer's penalties follow under their own names.
+    Regularizers' diagnostics (e.g. the VAE's KL per latent) are added after "total": logged
+    like the terms, never optimized.
     """
     x_in = x
     if corrupt:
@@ -73,6 +75,9 @@ def loss_terms(
     for regularizer in regularizers:
         terms.update(regularizer.penalty(model, x_in, forward))
     terms["total"] = sum(terms.values())
+    with torch.no_grad():
+        for regularizer in regularizers:
+            terms.update(regularizer.diagnostics(model, x_in, forward))
     return terms, forward
 
 
@@ -105,8 +110,9 @@ def encode_split(model: Autoencoder, split: Split, batch_size: int) -> Tensor:
 
 @torch.inference_mode()
 def reconstruct(model: Autoencoder, likelihood: Likelihood, x: Tensor) -> Tensor:
+    """The decoder's mean for the deterministic code of `x` (the posterior mean for a VAE)."""
     model.eval()
-    return likelihood.mean(model(x).output)
+    return likelihood.mean(model.decode(model.encode(x), x))
 
 
 @dataclass
@@ -171,6 +177,8 @@ def fit(
     for epoch in range(1, trainer.epochs + 1):
         start = time.perf_counter()
         model.train()
+        for regularizer in regularizers:
+            regularizer.start_epoch(epoch)
         sums: dict[str, Tensor] = {}
         order = torch.randperm(num_train, device=device)
         for step, begin in enumerate(range(0, num_train, batch_size), 1):

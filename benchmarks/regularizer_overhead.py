@@ -14,6 +14,7 @@ import argparse
 import platform
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
@@ -23,7 +24,7 @@ from aecli.models import build_model
 from aecli.regularizers import build_regularizers
 from aecli.training import loss_terms
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"
+ROOT = Path(__file__).resolve().parents[1] / "configs"
 
 ARCHITECTURES = {
     "mlp 784-1000-500-250-10": ("mlp", {"hidden_dims": [1000, 500, 250], "latent_dim": 10}),
@@ -48,8 +49,6 @@ def build(model_name: str, overrides: dict, chosen: dict):
 
 def time_steps(model, regularizers, likelihood, x: torch.Tensor, steps: int) -> float:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for r in regularizers:
-        r.low, r.high = 0.0, 1.0
     start = time.perf_counter()
     for _ in range(steps):
         terms, _ = loss_terms(model, likelihood, regularizers, x)

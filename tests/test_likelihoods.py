@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch.distributions import Bernoulli, Normal
@@ -56,3 +58,42 @@ def test_bad_sigma_and_unknown_likelihood_are_user_errors():
         likelihood("gaussian", sigma=0.0)
     with pytest.raises(UserError, match="not available"):
         likelihood("laplace")
+
+
+def gaussian_learned(**keys):
+    from conftest import REPO
+
+    cfg = OmegaConf.merge(OmegaConf.load(REPO / "configs" / "likelihood" / "gaussian_learned.yaml"), keys)
+    return build_likelihood(cfg)
+
+
+def test_gaussian_learned_nll_matches_torch_distributions():
+    torch.manual_seed(0)
+    output, x = torch.randn(4, 2, 1, 5, 5) * 2, torch.randn(4, 1, 5, 5)
+    model = gaussian_learned()
+    assert model.num_params == 2
+    logvar = -6.0 + torch.nn.functional.softplus(output[:, 1] + 6.0)
+    expected = -Normal(output[:, 0], (0.5 * logvar).exp()).log_prob(x).flatten(1).sum(1)
+    assert torch.allclose(model.nll(output, x), expected, rtol=1e-5, atol=1e-4)
+    assert torch.equal(model.mean(output), output[:, 0])
+    assert torch.allclose(model.std(output), (0.5 * logvar).exp())
+
+
+def test_gaussian_learned_variance_has_a_smooth_floor():
+    model = gaussian_learned(logvar_floor=-4.0)
+    raw = torch.tensor([-1e4, -50.0, -4.0, 0.0, 20.0], requires_grad=True)
+    output = torch.stack([torch.zeros(5), raw]).unsqueeze(0)  # (1, 2, 5)
+    logvar = model.logvar(output)[0]
+    assert logvar.min().item() >= -4.0 and logvar[0].item() == pytest.approx(-4.0)
+    assert logvar[2].item() == pytest.approx(-4.0 + math.log(2.0))  # floor + softplus(0)
+    assert logvar[4].item() == pytest.approx(20.0, abs=1e-6)  # far above the floor: the raw value
+    # A background dimension with x = mean exactly: its loss is bounded below by the floor.
+    x = torch.zeros(1, 5)
+    assert model.nll(output, x).item() > 0.5 * 5 * (-4.0 + math.log(2 * math.pi)) - 1e-4
+    logvar.sum().backward()
+    assert (raw.grad[1:] > 0).all()  # smooth: gradients never vanish abruptly at the floor
+
+
+def test_gaussian_learned_rejects_a_non_finite_floor():
+    with pytest.raises(UserError, match="logvar_floor"):
+        gaussian_learned(logvar_floor=float("nan"))

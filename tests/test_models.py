@@ -102,3 +102,21 @@ def test_tied_weights_with_two_outputs_per_dimension_is_a_user_error():
 def test_impossible_models_are_user_errors(name, shape, overrides, message):
     with pytest.raises(UserError, match=message):
         build_model(model_cfg(name, **overrides), shape)
+
+
+@pytest.mark.parametrize("name, shape", [("mlp", (12,)), ("conv", (1, 8, 8))])
+def test_input_gain_decoder_rescales_the_input(name, shape):
+    overrides = {"latent_dim": 3, "input_gain": True} | ({"channels": [4]} if name == "conv" else {})
+    model = build_model(model_cfg(name, **overrides), shape)
+    x = torch.randn(5, *shape)
+    forward = model(x)
+    gain = torch.sigmoid(model.decoder(forward.code).reshape(5, *shape))
+    assert torch.allclose(forward.output, gain * x)
+    assert torch.allclose(model.decode(model.encode(x), x), forward.output)
+    with pytest.raises(ValueError):
+        model.decode(forward.code)
+
+
+def test_input_gain_needs_one_output_per_dimension():
+    with pytest.raises(UserError, match="input_gain"):
+        build_model(model_cfg("mlp", input_gain=True), (12,), num_params=2)

@@ -46,6 +46,7 @@ def train(cfg: DictConfig) -> float:
         (run_dir / hydra_cfg.output_subdir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
 
     check_trainer_config(cfg.trainer)
+    reporting.check_picture_settings(cfg.log)
     device = resolve_device(cfg.trainer.device)
     torch.manual_seed(cfg.seed)
     experiment = build_experiment(cfg, device)
@@ -87,6 +88,8 @@ def train(cfg: DictConfig) -> float:
             writer.add_scalar(f"test/{key}", value, result.best_epoch)
         if num_shown:
             log_reconstructions("test", data.test.x[:num_shown], result.best_epoch)
+        if model.variational:
+            reporting.log_vae_pictures(writer, model, likelihood, data, cfg.log, result.best_epoch)
 
         metrics: dict[str, object] = {
             "train_loss": result.train["total"],

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from aecli.errors import UserError
+from aecli.models.bottleneck import Bottleneck
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -32,9 +33,10 @@ def activation(name: str) -> nn.Module:
 class Forward:
     """One pass through an autoencoder.
 
-    code: what the decoder saw, (B, latent_dim).
+    code: what the decoder saw, (B, latent_dim) (a sample of q(z|x) for a Gaussian bottleneck).
     output: the decoder's output (the likelihood's parameters).
-    stats: anything else a regularizer may need from the pass (empty for a plain bottleneck).
+    stats: anything else a regularizer may need from the pass: empty for a plain
+        bottleneck, `mean` and `logvar` of q(z|x) (each (B, latent_dim)) for a Gaussian one.
     """
 
     code: Tensor
@@ -45,9 +47,11 @@ class Forward:
 class Autoencoder(nn.Module):
     """encode: x (B, *sample_shape) -> code (B, latent_dim); decode: code -> decoder output.
 
-    The decoder output holds `num_params` values per data dimension (what the
-    likelihood needs): shape (B, *sample_shape) for one, (B, num_params, *sample_shape)
-    for more. Output activations belong to the likelihood.
+    The encoder emits `bottleneck.outputs_per_latent` values per latent dimension
+    (one for a plain code, a mean and a log-variance for a Gaussian one). The decoder
+    output holds `num_params` values per data dimension (what the likelihood needs):
+    shape (B, *sample_shape) for one, (B, num_params, *sample_shape) for more. Output
+    activations belong to the likelihood.
 
     hidden_layers: the encoder's hidden activation modules, in order (for regularizers
     that look at hidden units). input_gain: the decoder's output is a per-dimension gain
@@ -62,12 +66,14 @@ class Autoencoder(nn.Module):
         latent_dim: int,
         sample_shape: tuple[int, ...],
         num_params: int = 1,
+        bottleneck: Bottleneck | None = None,
         hidden_layers: list[nn.Module] | None = None,
         input_gain: bool = False,
     ):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
+        self.bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         self.latent_dim = latent_dim
         self.sample_shape = tuple(sample_shape)
         self.num_params = num_params
@@ -77,19 +83,28 @@ class Autoencoder(nn.Module):
             raise UserError("model.input_gain=true needs one decoder output per data dimension; set it to false")
         self.input_gain = input_gain
 
-    def encode(self, x: Tensor) -> Tensor:
-        """The deterministic code of `x`, (B, latent_dim): what plots and probes use."""
-        return self.encoder(x)
+    @property
+    def variational(self) -> bool:
+        """True for a Gaussian bottleneck (a VAE): codes are sampled and a prior N(0, I) exists."""
+        return self.bottleneck.variational
 
-    def decode(self, code: Tensor) -> Tensor:
-        return self.decoder(code).reshape(code.shape[0], *self._output_shape)
+    def encode(self, x: Tensor) -> Tensor:
+        """The deterministic code of `x`, (B, latent_dim): what plots and probes use
+        (the posterior mean for a Gaussian bottleneck)."""
+        return self.bottleneck.mean(self.encoder(x))
+
+    def decode(self, code: Tensor, x: Tensor | None = None) -> Tensor:
+        """The decoder's output for `code`; an input-gain decoder also needs the encoder's input `x`."""
+        output = self.decoder(code).reshape(code.shape[0], *self._output_shape)
+        if self.input_gain:
+            if x is None:
+                raise ValueError("an input-gain decoder rescales the input: pass x to decode")
+            output = torch.sigmoid(output) * x
+        return output
 
     def forward(self, x: Tensor) -> Forward:
-        code = self.encode(x)
-        output = self.decode(code)
-        if self.input_gain:
-            output = torch.sigmoid(output) * x
-        return Forward(code=code, output=output)
+        code, stats = self.bottleneck(self.encoder(x))
+        return Forward(code=code, output=self.decode(code, x), stats=stats)
 
 
 def check_latent_dim(latent_dim: int) -> int:

@@ -9,6 +9,7 @@ from torch import nn
 
 from aecli.errors import UserError
 from aecli.models.base import Autoencoder, activation, check_latent_dim
+from aecli.models.bottleneck import Bottleneck
 
 
 class ConvAutoencoder(Autoencoder):
@@ -23,8 +24,10 @@ class ConvAutoencoder(Autoencoder):
         kernel_size: int = 3,
         activation_name: str = "relu",
         num_params: int = 1,
+        bottleneck: Bottleneck | None = None,
         input_gain: bool = False,
     ):
+        bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         in_channels, height, width = sample_shape
         factor = 2 ** len(channels)
         if height % factor or width % factor:
@@ -39,7 +42,7 @@ class ConvAutoencoder(Autoencoder):
         encoder: list[nn.Module] = []
         for c_in, c_out in zip([in_channels, *channels[:-1]], channels):
             encoder += [nn.Conv2d(c_in, c_out, kernel_size, stride=2, padding=pad), activation(activation_name)]
-        encoder += [nn.Flatten(), nn.Linear(flat, latent_dim)]
+        encoder += [nn.Flatten(), nn.Linear(flat, latent_dim * bottleneck.outputs_per_latent)]
 
         decoder: list[nn.Module] = [nn.Linear(latent_dim, flat), activation(activation_name), nn.Unflatten(1, inner)]
         outs = [*reversed(channels[:-1]), in_channels * num_params]
@@ -51,12 +54,14 @@ class ConvAutoencoder(Autoencoder):
                 decoder.append(activation(activation_name))
         hidden_layers = [m for m in encoder if not isinstance(m, (nn.Conv2d, nn.Flatten, nn.Linear))]
         super().__init__(
-            nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params,
+            nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params, bottleneck,
             hidden_layers=hidden_layers, input_gain=input_gain,
         )
 
 
-def build_conv(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) -> ConvAutoencoder:
+def build_conv(
+    cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck
+) -> ConvAutoencoder:
     if len(sample_shape) != 3:
         raise UserError(
             f"model=conv needs image data (channels x height x width), but this dataset gives 1-D signals "
@@ -76,5 +81,6 @@ def build_conv(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) 
         kernel_size=int(cfg.kernel_size),
         activation_name=cfg.activation,
         num_params=num_params,
+        bottleneck=bottleneck,
         input_gain=bool(cfg.input_gain),
     )

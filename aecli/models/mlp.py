@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from aecli.errors import UserError
 from aecli.models.base import Autoencoder, activation, check_latent_dim, num_features
+from aecli.models.bottleneck import Bottleneck
 
 
 class TiedLinear(nn.Module):
@@ -50,11 +51,13 @@ class MLPAutoencoder(Autoencoder):
         tied_weights: bool = False,
         bias: bool = True,
         num_params: int = 1,
+        bottleneck: Bottleneck | None = None,
         code_activation: str | None = None,
         input_gain: bool = False,
     ):
+        bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         input_dim = num_features(sample_shape)
-        widths = [input_dim, *hidden_dims, latent_dim]
+        widths = [input_dim, *hidden_dims, latent_dim * bottleneck.outputs_per_latent]
         encoder_linears = [nn.Linear(a, b, bias=bias) for a, b in zip(widths[:-1], widths[1:])]
 
         if tied_weights:
@@ -62,6 +65,11 @@ class MLPAutoencoder(Autoencoder):
                 raise UserError(
                     "model.tied_weights=true needs one decoder output per data dimension; "
                     "this likelihood needs more; set model.tied_weights=false"
+                )
+            if bottleneck.outputs_per_latent != 1:
+                raise UserError(
+                    "model.tied_weights=true cannot mirror a Gaussian code layer (the encoder emits a mean "
+                    "and a log-variance per latent); set model.tied_weights=false with regularizer=vae"
                 )
             decoder_linears: list[nn.Module] = [TiedLinear(layer, bias=bias) for layer in reversed(encoder_linears)]
         else:
@@ -71,11 +79,14 @@ class MLPAutoencoder(Autoencoder):
         encoder_layers = _interleave(encoder_linears, activation_name)
         hidden_layers = [m for m in encoder_layers if not isinstance(m, nn.Linear)]
         if code_activation is not None:
+            if bottleneck.variational:
+                raise UserError("model.code_activation applies to a plain code, not a VAE's mean and log-variance; set it to null")
             encoder_layers.append(activation(code_activation))
         encoder = nn.Sequential(nn.Flatten(), *encoder_layers)
         decoder = nn.Sequential(*_interleave(decoder_linears, activation_name))
         super().__init__(
-            encoder, decoder, latent_dim, sample_shape, num_params, hidden_layers=hidden_layers, input_gain=input_gain
+            encoder, decoder, latent_dim, sample_shape, num_params, bottleneck,
+            hidden_layers=hidden_layers, input_gain=input_gain,
         )
 
 
@@ -89,7 +100,9 @@ def _interleave(layers: list[nn.Module], activation_name: str | None) -> list[nn
     return out
 
 
-def build_mlp(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) -> MLPAutoencoder:
+def build_mlp(
+    cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck
+) -> MLPAutoencoder:
     hidden_dims = list(cfg.hidden_dims)
     if any(not isinstance(h, int) or h < 1 for h in hidden_dims):
         raise UserError(f"model.hidden_dims must be a list of positive integers, got {hidden_dims}")
@@ -100,12 +113,15 @@ def build_mlp(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) -
         activation_name=cfg.activation,
         tied_weights=bool(cfg.tied_weights),
         num_params=num_params,
+        bottleneck=bottleneck,
         code_activation=cfg.code_activation,
         input_gain=bool(cfg.input_gain),
     )
 
 
-def build_linear(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int) -> MLPAutoencoder:
+def build_linear(
+    cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck
+) -> MLPAutoencoder:
     return MLPAutoencoder(
         sample_shape,
         [],
@@ -114,4 +130,5 @@ def build_linear(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int
         tied_weights=bool(cfg.tied_weights),
         bias=bool(cfg.bias),
         num_params=num_params,
+        bottleneck=bottleneck,
     )

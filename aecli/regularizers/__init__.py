@@ -10,11 +10,12 @@ from aecli.regularizers.contractive import Contractive
 from aecli.regularizers.denoising import Denoising
 from aecli.regularizers.l2 import L2
 from aecli.regularizers.sparse import SparseKL, SparseL1
+from aecli.regularizers.vae import VAE
 
-__all__ = ["Regularizer", "REGULARIZERS", "build_regularizers"]
+__all__ = ["Regularizer", "REGULARIZERS", "VAE", "build_regularizers"]
 
 REGULARIZERS: dict[str, type[Regularizer]] = {
-    cls.name: cls for cls in (L2, Denoising, SparseKL, SparseL1, Contractive)
+    cls.name: cls for cls in (L2, Denoising, SparseKL, SparseL1, Contractive, VAE)
 }
 
 

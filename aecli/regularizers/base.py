@@ -3,7 +3,8 @@
 A regularizer may corrupt the training input (`corrupt`) and/or add named penalty
 terms to the loss (`penalty`); every term is logged under its own name. Regularizers
 compose: `regularizer=[denoising,sparse_kl]` applies each corruption in turn and
-adds every penalty.
+adds every penalty. Two optional hooks: `start_epoch` (for schedules such as a
+warm-up) and `diagnostics` (named figures logged beside the loss, never optimized).
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ class Regularizer:
         x: the input the encoder saw (after any corruption); forward: the model's pass on it.
         """
         return {}
+
+    def diagnostics(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
+        """Named scalars, averaged over the batch, logged beside the loss terms (train/, val/,
+        test/ and metrics.json) but not added to the loss; computed without gradients."""
+        return {}
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called by the trainer before each training epoch (1-based), e.g. to step a schedule."""
 
     def check(self, model: Autoencoder, data: Dataset) -> None:
         """Raise a UserError, before training, when this regularizer cannot work here."""

@@ -1,0 +1,142 @@
+"""The variational autoencoder: a Gaussian bottleneck plus a KL term.
+
+`regularizer=vae` makes `build_experiment` give the model a Gaussian code layer
+(q(z|x) = N(mean, diag(exp(logvar))), sampled by reparameterization); this regularizer
+adds beta * KL(q(z|x) || N(0, I)) to the reconstruction term. With beta = 1 the
+loss is the negative ELBO. Every figure is in nats per sample: summed over the data
+dimensions (and the latent dimensions for the KL), averaged over the batch.
+
+`vae_metrics` computes a trained VAE's test figures (ELBO, importance-weighted
+bound, KL, active units); `aecli evaluate` calls it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+
+from aecli.data import Dataset, Split
+from aecli.errors import UserError
+from aecli.likelihoods import Likelihood
+from aecli.models import Autoencoder, Forward
+from aecli.regularizers.base import Regularizer
+
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active when Cov_x(E_q[z]) > 0.01
+
+
+def kl_per_dimension(mean: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) per sample and latent dimension, in nats, shape (B, latent_dim)."""
+    return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+class VAE(Regularizer):
+    """Adds `kl`: beta * KL(q(z|x) || N(0, I)), summed over latents, averaged over the batch.
+
+    With `warmup_epochs` = W > 0 the training weight rises linearly: epoch e trains
+    with beta * min(1, e / W). Validation and test losses always use the full beta,
+    so best.pt is chosen on the objective itself, not on a discounted one.
+    Diagnostics: `kl_unweighted` (the KL itself) and `kl_dim_<i>` (its share per latent).
+    """
+
+    name = "vae"
+
+    def __init__(self, cfg: DictConfig):
+        super().__init__(cfg)
+        beta, warmup = cfg.beta, cfg.warmup_epochs
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (beta > 0 and math.isfinite(beta)):
+            raise UserError(f"regularizer.vae.beta must be a number > 0, got {beta!r}; beta = 1 is the plain VAE")
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise UserError(f"regularizer.vae.warmup_epochs must be an integer >= 0 (0: no warm-up), got {warmup!r}")
+        self.beta = float(beta)
+        self.warmup_epochs = warmup
+        self.start_epoch(1)
+
+    def start_epoch(self, epoch: int) -> None:
+        ramp = min(1.0, epoch / self.warmup_epochs) if self.warmup_epochs else 1.0
+        self.train_weight = self.beta * ramp
+
+    def penalty(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
+        kl = kl_per_dimension(forward.stats["mean"], forward.stats["logvar"]).sum(1).mean()
+        weight = self.train_weight if model.training else self.beta
+        return {"kl": weight * kl}
+
+    def diagnostics(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
+        per_dim = kl_per_dimension(forward.stats["mean"], forward.stats["logvar"]).mean(0)
+        return {"kl_unweighted": per_dim.sum(), **{f"kl_dim_{i}": value for i, value in enumerate(per_dim)}}
+
+    def check(self, model: Autoencoder, data: Dataset) -> None:
+        if not model.variational:  # build_experiment gives a vae run its Gaussian bottleneck
+            raise RuntimeError("regularizer=vae on a model without a Gaussian bottleneck")
+        if model.input_gain:
+            raise UserError(
+                "regularizer=vae decodes codes without an input (prior samples, traversals, nll_iw); "
+                "set model.input_gain=false"
+            )
+
+
+@torch.no_grad()
+def vae_metrics(
+    model: Autoencoder, likelihood: Likelihood, split: Split, num_samples: int, batch_size: int
+) -> dict[str, float]:
+    """A trained VAE's figures on `split`, each averaged over its samples, in nats per sample.
+
+    elbo: E_q[log p(x|z)] - KL(q(z|x) || N(0, I)), the reconstruction term estimated with
+        `num_samples` draws of z per sample and the KL in closed form (beta plays no part).
+    nll_iw: -log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x) with K = `num_samples`, the
+        importance-weighted bound of Burda et al. (2016): an upper bound on -log p(x) that
+        tightens as K grows; K = 1 gives -elbo in expectation.
+    kl: KL(q(z|x) || N(0, I)), summed over latents.
+    active_units: the number of latents whose posterior mean varies across the split,
+        Var_x(E_q[z_i]) > 0.01.
+
+    At most `batch_size` (sample, z) pairs are decoded at once, so memory stays bounded for
+    any K. Draws come from torch's global generator (seed it for repeatable figures).
+    """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise UserError(f"the number of importance samples K must be an integer >= 1, got {num_samples!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UserError(f"the evaluation batch size must be a positive integer, got {batch_size!r}")
+    if not model.variational:
+        raise UserError("elbo, nll_iw, kl and active_units need a VAE run (trained with regularizer=vae)")
+    model.eval()
+    rows = max(1, batch_size // num_samples)  # samples per chunk, so rows * K pairs fit in one batch
+    sums = {"elbo": 0.0, "nll_iw": 0.0, "kl": 0.0}
+    means = []
+    for start in range(0, len(split), rows):
+        x = split.x[start : start + rows]
+        stats = model(x).stats
+        mean, logvar = stats["mean"], stats["logvar"]
+        log_px, log_w = _log_weights(model, likelihood, x, mean, logvar, num_samples, batch_size)
+        kl = kl_per_dimension(mean, logvar).sum(1)
+        sums["elbo"] += (log_px.mean(0) - kl).sum().item()
+        sums["nll_iw"] -= (torch.logsumexp(log_w, dim=0) - math.log(num_samples)).sum().item()
+        sums["kl"] += kl.sum().item()
+        means.append(mean)
+    figures = {key: value / len(split) for key, value in sums.items()}
+    variance = torch.cat(means).var(0, correction=0) if len(split) > 1 else torch.zeros(model.latent_dim)
+    figures["active_units"] = float((variance > ACTIVE_UNIT_THRESHOLD).sum().item())
+    return figures
+
+
+def _log_weights(
+    model: Autoencoder, likelihood: Likelihood, x: Tensor, mean: Tensor, logvar: Tensor, num_samples: int,
+    batch_size: int,
+) -> tuple[Tensor, Tensor]:
+    """log p(x|z_k) and log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for K draws, each (K, B)."""
+    rows, latent_dim = mean.shape
+    per_call = max(1, batch_size // rows)
+    log_px, log_w = [], []
+    for done in range(0, num_samples, per_call):
+        draws = min(per_call, num_samples - done)
+        eps = torch.randn(draws, rows, latent_dim, device=mean.device, dtype=mean.dtype)
+        z = mean + torch.exp(0.5 * logvar) * eps
+        targets = x.unsqueeze(0).expand(draws, *x.shape).reshape(draws * rows, *x.shape[1:])
+        log_p = -likelihood.nll(model.decode(z.reshape(draws * rows, latent_dim)), targets).reshape(draws, rows)
+        # log N(z; 0, I) - log N(z; mean, exp(logvar)); the 2 pi terms cancel.
+        log_prior_over_q = (-0.5 * z.pow(2) + 0.5 * eps.pow(2) + 0.5 * logvar).sum(-1)
+        log_px.append(log_p)
+        log_w.append(log_p + log_prior_over_q)
+    return torch.cat(log_px), torch.cat(log_w)
