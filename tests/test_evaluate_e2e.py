@@ -83,6 +83,16 @@ def test_evaluate_linear_model_adds_the_angle_to_pca_and_applies_overrides(train
     assert new["recon_sse"] == pytest.approx(before["test_recon_sse"], rel=1e-4)
 
 
+def test_evaluate_vae_run_adds_its_bounds_and_repeats_exactly(trained_run, tmp_path):
+    run_dir = trained_run("regularizer=vae", "dataset=damped_oscillation", *TINY, "tsne.enabled=false", copy_to=tmp_path / "run")
+    before, after, out = evaluate(run_dir, "nll_iw_samples=5")
+    new = assert_merged(before, after, EVERY_RUN | FACTORS | {"elbo", "nll_iw", "kl", "active_units"})
+    assert new["nll_iw"] <= -new["elbo"] + 1e-3 * abs(new["elbo"]) and new["kl"] >= 0  # the IW bound is the tighter one
+    assert "K = 5" in out
+    settings = OmegaConf.merge(OmegaConf.load(REPO / "configs" / "evaluate.yaml"), {"nll_iw_samples": 5})
+    assert json.loads(json.dumps(evaluate_run(load_run(run_dir, "best"), settings).metrics)) == new
+
+
 def test_evaluate_mnist_subset_adds_probes_and_honours_data_root(mnist_root, trained_run, tmp_path):
     run_dir = trained_run(*mnist_run(mnist_root), copy_to=tmp_path / "run")
     # A run copied from another machine: its config points at a data folder that is not here.
