@@ -67,7 +67,7 @@ def build_conv(
             f"model=conv needs image data (channels x height x width), but this dataset gives 1-D signals "
             f"of length {sample_shape[0]}; use model=mlp or model=linear"
         )
-    if cfg.tied_weights:
+    if cfg.get("tied_weights", False):
         raise UserError("model.tied_weights is for the mlp and linear models; set it to false with model=conv")
     channels = list(cfg.channels)
     if not channels or any(not isinstance(c, int) or c < 1 for c in channels):
@@ -82,5 +82,5 @@ def build_conv(
         activation_name=cfg.activation,
         num_params=num_params,
         bottleneck=bottleneck,
-        input_gain=bool(cfg.input_gain),
+        input_gain=bool(cfg.get("input_gain", False)),  # .get: older runs lack the key
     )

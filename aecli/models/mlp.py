@@ -114,8 +114,9 @@ def build_mlp(
         tied_weights=bool(cfg.tied_weights),
         num_params=num_params,
         bottleneck=bottleneck,
-        code_activation=cfg.code_activation,
-        input_gain=bool(cfg.input_gain),
+        # .get: runs saved before these keys existed still rebuild
+        code_activation=cfg.get("code_activation"),
+        input_gain=bool(cfg.get("input_gain", False)),
     )
 
 
