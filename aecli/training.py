@@ -49,6 +49,8 @@ def check_trainer_config(cfg: DictConfig) -> None:
             raise UserError(f"trainer.{key} must be a positive integer, got {value!r}")
     if not isinstance(cfg.lr, (int, float)) or not cfg.lr > 0 or not math.isfinite(cfg.lr):
         raise UserError(f"trainer.lr must be a positive number, got {cfg.lr!r}")
+    if cfg.progress not in ("auto", True, False):
+        raise UserError(f"trainer.progress must be auto, true or false, got {cfg.progress!r}")
 
 
 def loss_terms(

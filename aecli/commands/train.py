@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from aecli.errors import report_user_errors
 
@@ -27,12 +27,12 @@ def train(cfg: DictConfig) -> float:
 
     import torch
     from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
     from torch.utils.tensorboard import SummaryWriter
 
     from aecli import reporting
     from aecli.checkpoint import atomic_write, load_checkpoint
     from aecli.build import build_experiment
+    from aecli.overrides import check_override_types
     from aecli.device import resolve_device
     from aecli.models import count_parameters
     from aecli.training import check_trainer_config, encode_split, evaluate_split, fit, reconstruct
@@ -43,8 +43,10 @@ def train(cfg: DictConfig) -> float:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.output_subdir is not None:  # Hydra saves the config unresolved; keep the resolved one
         (run_dir / hydra_cfg.output_subdir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    check_override_types(cfg, hydra_cfg)
 
     check_trainer_config(cfg.trainer)
+    check_report_settings(cfg)
     device = resolve_device(cfg.trainer.device)
     torch.manual_seed(cfg.seed)
     experiment = build_experiment(cfg, device)
@@ -127,3 +129,16 @@ def train(cfg: DictConfig) -> float:
         metrics["total_seconds"], result.best_epoch, val["total"], test["total"], test["recon_sse"], run_dir,
     )
     return float(val["total"])
+
+
+def check_report_settings(cfg: DictConfig) -> None:
+    """Reject t-SNE and logging settings that would fail only after training."""
+    from aecli.errors import UserError
+
+    for key, least in (("tsne.num_points", 2), ("log.reconstructions_every", 0), ("log.num_reconstructions", 0)):
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise UserError(f"{key} must be an integer >= {least}, got {value!r}")
+    perplexity = cfg.tsne.perplexity
+    if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float)) or not perplexity > 0:
+        raise UserError(f"tsne.perplexity must be a number > 0, got {perplexity!r}")
