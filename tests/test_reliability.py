@@ -1,5 +1,5 @@
-"""Checkpoints: writes that fail or crash half-way keep the previous file; weights of
-another architecture are a clear error."""
+"""Reliability inside the process: graceful stop and exact resume, the NaN guard, checkpoint
+writes that fail or crash half-way, and checkpoints that do not fit the model."""
 
 from __future__ import annotations
 
@@ -15,11 +15,28 @@ import torch
 from hydra import compose, initialize_config_module
 
 from aecli.build import build_experiment
-from aecli.checkpoint import load_model_state, save_checkpoint
-from aecli.errors import UserError
+from aecli.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from aecli.errors import TrainingDiverged, TrainingStopped, UserError
+from aecli.guards import GracefulStop
+from aecli.training import fit
 
+# 200 lines -> 160 training samples -> 5 batches of 32 per epoch; denoising makes every
+# step draw random numbers, so resuming must restore the generators to match.
 SMALL = ["dataset.num_samples=200", "trainer.batch_size=32", "trainer.epochs=3", "trainer.progress=false",
          "regularizer=denoising"]
+
+
+class Scalars:
+    """Stands in for the TensorBoard writer."""
+
+    def __init__(self):
+        self.logged = []
+
+    def add_scalar(self, tag, value, step):
+        self.logged.append((tag, step, value))
+
+    def flush(self):
+        pass
 
 
 def experiment(*overrides):
@@ -27,6 +44,62 @@ def experiment(*overrides):
         cfg = compose("train", overrides=[*SMALL, *overrides])
     torch.manual_seed(cfg.seed)
     return cfg, build_experiment(cfg, torch.device("cpu"))
+
+
+def train(cfg, exp, run_dir, resume=None):
+    with GracefulStop() as stop:
+        return fit(exp.model, exp.likelihood, exp.regularizers, exp.data, cfg, run_dir, Scalars(), resume=resume, stop=stop)
+
+
+def at_batch(exp, number, action):
+    """Run `action(x)` instead of the identity on the `number`-th training batch (counting from 1)."""
+    calls = []
+
+    def training_batch(x):
+        calls.append(1)
+        return action(x) if len(calls) == number else x
+
+    exp.data.training_batch = training_batch
+
+
+def test_graceful_stop_mid_epoch_then_resume_continues_exactly(tmp_path):
+    cfg, exp = experiment()
+    reference = train(cfg, exp, tmp_path / "uninterrupted")
+    expected = exp.model.state_dict()
+
+    cfg, exp = experiment()
+    at_batch(exp, 7, lambda x: (os.kill(os.getpid(), signal.SIGINT), x)[1])  # epoch 2, step 2
+    with pytest.raises(TrainingStopped, match=r"SIGINT received; stopped at epoch 2, step 2/5") as stopped:
+        train(cfg, exp, tmp_path / "run")
+    assert stopped.value.exit_code == 130
+    payload = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert payload["epoch"] == 1 and payload["train_state"]["step"] == 2
+
+    cfg, exp = experiment()  # a fresh process: new model, fresh generators
+    load_model_state(exp.model, payload["model"], "last.pt")
+    resumed = train(cfg, exp, tmp_path / "run", resume=payload)
+    assert resumed.train == reference.train
+    assert (resumed.best_epoch, resumed.best_val_loss) == (reference.best_epoch, reference.best_val_loss)
+    for key, value in exp.model.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+
+
+def test_non_finite_loss_stops_with_epoch_step_and_term_and_keeps_last_good_checkpoint(tmp_path):
+    cfg, exp = experiment()
+    at_batch(exp, 8, lambda x: x * float("nan"))  # epoch 2, step 3
+    with pytest.raises(TrainingDiverged) as diverged:
+        train(cfg, exp, tmp_path)
+    message = str(diverged.value)
+    assert "the loss term 'recon' became nan at epoch 2, step 3/5" in message
+    assert "checkpoints/last.pt (epoch 1) is kept" in message and "trainer.lr" in message
+    assert diverged.value.exit_code == 3
+    assert diverged.value.metrics | {"failure": None} == {
+        "status": "diverged", "failure": None, "failure_epoch": 2, "failure_step": 3, "failure_term": "recon",
+        "epochs": 1, "best_epoch": 1,
+    }
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert last["epoch"] == 1
+    assert all(torch.isfinite(value).all() for value in last["model"].values())
 
 
 def test_failed_checkpoint_write_is_one_line_and_keeps_the_previous_file(tmp_path, monkeypatch):
