@@ -13,6 +13,8 @@ import logging
 import sys
 from typing import Any, Callable, TypeVar
 
+from hydra.errors import CompactHydraException
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USER_ERROR = 2
@@ -47,12 +49,17 @@ class TrainingStopped(UserError):
         self.metrics = metrics
 
 
+class JobFailed(CompactHydraException):
+    """A sweep job's user error, re-raised so Hydra marks the job failed and prints one line."""
+
+
 def report_user_errors(command: str) -> Callable[[F], F]:
     """Wrap a Hydra task function so a `UserError` ends the run with one line.
 
-    In a multirun sweep the error is logged and re-raised instead, so Hydra marks that job
-    failed while the launcher still runs the others; a graceful stop (Ctrl-C) ends the
-    whole sweep.
+    A single run prints the line, removes a run directory that this run created and that
+    holds nothing but Hydra's own files, and exits. In a multirun sweep the error is
+    logged and re-raised instead, so Hydra marks that job failed while the launcher still
+    runs the others; a graceful stop (Ctrl-C) ends the whole sweep.
     """
 
     def decorate(task: F) -> F:
@@ -64,7 +71,10 @@ def report_user_errors(command: str) -> Callable[[F], F]:
                 line = f"aecli {command}: {error.label}: {error}"
                 if _in_multirun() and not isinstance(error, TrainingStopped):
                     logging.getLogger("aecli").error("%s", line)
-                    raise
+                    raise JobFailed(line) from error
+                from aecli.rundir import discard_if_unused
+
+                discard_if_unused()
                 print(line, file=sys.stderr)
                 sys.exit(error.exit_code)
             except KeyboardInterrupt:  # a second Ctrl-C, or one outside the training loop

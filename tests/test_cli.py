@@ -89,7 +89,7 @@ def test_user_errors_are_one_line_without_traceback(overrides, message, tmp_path
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert len(result.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert not (tmp_path / "run").exists()  # the failed run leaves no run directory behind
 
 
 def test_unknown_option_names_the_valid_choices(tmp_path):
@@ -105,6 +105,7 @@ def test_unknown_key_is_named_without_traceback(tmp_path):
     assert result.returncode != 0
     assert "Could not override 'trainer.epoch'" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs").exists()
 
 
 def test_corrupted_mnist_file_is_one_line_through_the_command(tmp_path):
@@ -125,4 +126,4 @@ def test_corrupted_mnist_file_is_one_line_through_the_command(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr + result.stdout
     assert labels.read_bytes() == before
-    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert not (tmp_path / "run").exists()  # nothing but Hydra's files were there: removed

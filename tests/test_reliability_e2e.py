@@ -1,5 +1,5 @@
 """Fault injection through the real `aecli train`: SIGKILL and SIGTERM mid-run then resume,
-a diverging loss, refused resumes."""
+a diverging loss, refused resumes, bad output folders and a sweep with a failing job."""
 
 from __future__ import annotations
 
@@ -155,3 +155,74 @@ def test_refused_resume_is_one_line_and_changes_nothing(finished_run, tmp_path, 
     assert result.returncode == 2
     one_line_error(result, message)
     assert snapshot(run_dir) == before
+
+
+def test_a_folder_holding_a_run_is_not_trained_over(finished_run, tmp_path):
+    run_dir = copy_of(finished_run, tmp_path)
+    before = snapshot(run_dir)
+    result = run_aecli("train", *TINY, f"hydra.run.dir={run_dir}", check=False)
+    assert result.returncode == 2
+    one_line_error(result, f"{run_dir} already holds a run (checkpoints, metrics.json, tensorboard); continue it with resume={run_dir}")
+    assert snapshot(run_dir) == before
+
+
+def test_run_directory_under_a_file_is_one_line(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("keep me\n")
+    result = run_aecli("train", f"hydra.run.dir={blocker / 'run'}", check=False, cwd=tmp_path)
+    assert result.returncode == 2
+    one_line_error(result, f"cannot create the run directory {blocker / 'run'} (Not a directory)")
+    assert blocker.read_text() == "keep me\n"
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nothing can be written into: chmod for a normal user; for root, which writes
+    through permissions, a read-only tmpfs mounted there (skipped where mounting is not allowed)."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("running as root, where chmod does not stop writes, and mounting a read-only tmpfs is not allowed")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_read_only_output_folder_is_one_line(read_only_folder, tmp_path):
+    result = run_aecli("train", f"hydra.run.dir={read_only_folder / 'run'}", check=False, cwd=tmp_path)
+    assert result.returncode == 2
+    one_line_error(result, f"cannot create the run directory {read_only_folder / 'run'}")
+    assert list(read_only_folder.iterdir()) == []
+
+
+def test_user_error_before_training_leaves_no_run_directory_but_keeps_an_existing_folder(tmp_path):
+    result = run_aecli("train", "trainer.epochs=0", cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    assert not (tmp_path / "outputs").exists()  # neither outputs/<date>/<time> nor the folders above it
+
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("mine\n")
+    run_aecli("train", "trainer.epochs=0", f"hydra.run.dir={existing}", cwd=tmp_path, check=False)
+    assert (existing / "notes.txt").read_text() == "mine\n"
+
+
+def test_sweep_with_a_failing_job_finishes_the_others_and_exits_non_zero(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_aecli(
+        "train", "-m", "trainer.epochs=1,0,1", "dataset.num_samples=200", "tsne.enabled=false",
+        f"hydra.sweep.dir={sweep}", cwd=tmp_path, check=False, env=ENV,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "aecli train: error: trainer.epochs must be a positive integer, got 0" in result.stderr
+    for job in ("0", "2"):
+        assert metrics(sweep / job)["status"] == "completed"
+    assert not (sweep / "1" / "checkpoints").exists()
