@@ -2,7 +2,8 @@
 
 No pickled objects, so every checkpoint loads with `torch.load(path, weights_only=True)`.
 Writes are atomic: a temporary file in the same folder, flushed and fsynced, then
-renamed over the old one, so a crash mid-write leaves the previous checkpoint intact.
+renamed over the old one (and the folder fsynced), so a crash mid-write leaves the
+previous checkpoint intact.
 A write that fails (a full disk) is a one-line error that says so.
 """
 
@@ -66,6 +67,18 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable, so a power cut cannot bring back the old file."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
