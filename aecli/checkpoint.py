@@ -2,7 +2,9 @@
 
 No pickled objects, so every checkpoint loads with `torch.load(path, weights_only=True)`.
 Writes are atomic: a temporary file in the same folder, flushed and fsynced, then
-renamed over the old one, so a crash mid-write leaves the previous checkpoint intact.
+renamed over the old one (and the folder fsynced), so a crash mid-write leaves the
+previous checkpoint intact.
+A write that fails (a full disk) is a one-line error that says so.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ def save_checkpoint(
     epoch: int,
     config: dict[str, Any],
     metrics: dict[str, float],
+    train_state: dict[str, Any] | None = None,
 ) -> None:
+    """Write a checkpoint atomically; `train_state` (last.pt) is what resume needs beyond the weights."""
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -37,8 +41,15 @@ def save_checkpoint(
         "metrics": {key: float(value) for key, value in metrics.items()},
         "model": model.state_dict(),
         "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "train_state": train_state,
     }
-    atomic_write(path, lambda handle: torch.save(payload, handle))
+    try:
+        atomic_write(path, lambda handle: torch.save(payload, handle))
+    except OSError as error:
+        raise UserError(
+            f"cannot write {path} ({error.strerror or error}); the previous checkpoint is intact; "
+            f"free space (or fix the folder) and continue with resume=RUN_DIR"
+        ) from error
 
 
 def atomic_write(path: str | os.PathLike, write: Any) -> None:
@@ -56,6 +67,18 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable, so a power cut cannot bring back the old file."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
@@ -78,3 +101,29 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if payload.get("version", 0) > VERSION:
         raise UserError(f"{path} was written by a newer aecli (format version {payload['version']}); upgrade aecli")
     return payload
+
+
+def load_model_state(model: torch.nn.Module, state: Any, path: str | os.PathLike) -> None:
+    """Load a checkpoint's weights into `model`; a UserError naming the mismatch when the
+    checkpoint was written for another architecture."""
+    if not isinstance(state, dict):
+        raise UserError(f"{path} holds no model weights; it was not written by aecli train")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = [
+        f"{key} {tuple(state[key].shape)} vs {tuple(expected[key].shape)}"
+        for key in expected
+        if key in state and getattr(state[key], "shape", None) != expected[key].shape
+    ]
+    problems = (
+        ([f"missing {', '.join(missing[:3])}"] if missing else [])
+        + ([f"unexpected {', '.join(unexpected[:3])}"] if unexpected else [])
+        + ([f"shape of {', '.join(mismatched[:3])} (checkpoint vs model)"] if mismatched else [])
+    )
+    if problems:
+        raise UserError(
+            f"{path} does not fit the model in the config ({'; '.join(problems)}); "
+            f"it was written for another architecture: restore the run's .hydra/config.yaml"
+        )
+    model.load_state_dict(state)

@@ -90,6 +90,20 @@ def _unknown_regularizer(args: list[str]) -> str | None:
     )
 
 
+def _resume_in_place(args: list[str]) -> list[str]:
+    """`resume=RUN_DIR` runs in RUN_DIR itself, and Hydra must not replace its saved config
+    files there: add hydra.run.dir=RUN_DIR and hydra.output_subdir=null (a different
+    hydra.run.dir given by the user is refused later, with one line)."""
+    for arg in args:
+        match = re.fullmatch(r"\+{0,2}resume=(.+)", arg)
+        if match and match.group(1) != "null":
+            extra = ["hydra.output_subdir=null"]
+            if not any(a.startswith("hydra.run.dir=") for a in args):
+                extra.append(f"hydra.run.dir={match.group(1)}")
+            return [*args, *extra]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if not args or args[0] in ("-h", "--help", "help"):
@@ -111,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(f"aecli train: error: {problem}", file=sys.stderr)
             return 2
+        rest = _resume_in_place(rest)
     module = importlib.import_module(COMMANDS[command][0])
     # Hydra parses sys.argv itself; present the subcommand as the program name.
     sys.argv = [f"aecli {command}", *rest]

@@ -51,7 +51,7 @@ def load_run(run: str | Path, checkpoint: str, overrides: dict[str, Any] | None 
     import torch
 
     from aecli.build import build_experiment
-    from aecli.checkpoint import load_checkpoint
+    from aecli.checkpoint import load_checkpoint, load_model_state
     from aecli.device import resolve_device
 
     device = resolve_device(str(OmegaConf.select(cfg, "trainer.device", default="auto")))
@@ -60,7 +60,7 @@ def load_run(run: str | Path, checkpoint: str, overrides: dict[str, Any] | None 
 
     torch.manual_seed(int(cfg.get("seed", 0)))
     experiment = build_experiment(cfg, device)
-    _load_weights(experiment.model, payload.get("model"), checkpoint_path)
+    load_model_state(experiment.model, payload.get("model"), checkpoint_path)
     experiment.model.eval()
     return Run(path, cfg, experiment, checkpoint, int(payload.get("epoch", 0)), device)
 
@@ -78,12 +78,7 @@ def locate_run(run: str | Path, checkpoint: str, overrides: dict[str, Any] | Non
         raise UserError(
             f"{path} is not an aecli run directory (no .hydra/config.yaml); pass run=DIR, a directory written by aecli train"
         )
-    try:
-        cfg = OmegaConf.load(config_path)
-    except Exception as error:  # YAML and OmegaConf raise many types for a damaged file
-        raise UserError(f"cannot read {config_path} ({type(error).__name__}); restore the run's config file")
-    if not isinstance(cfg, DictConfig) or "model" not in cfg or "dataset" not in cfg:
-        raise UserError(f"{config_path} is not an aecli train config; pass run=DIR, a directory written by aecli train")
+    cfg = read_run_config(config_path, "pass run=DIR, a directory written by aecli train")
     cfg = _apply_overrides(cfg, overrides or {}, config_path)
 
     checkpoint_path = path / "checkpoints" / f"{checkpoint}.pt"
@@ -125,35 +120,22 @@ def _check_same_model(payload: dict[str, Any], cfg: DictConfig, checkpoint_path:
             )
 
 
-def _load_weights(model: torch.nn.Module, state: Any, checkpoint_path: Path) -> None:
-    if not isinstance(state, dict):
-        raise UserError(f"{checkpoint_path} holds no model weights; it was not written by aecli train")
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [
-        f"{key} {tuple(state[key].shape)} vs {tuple(expected[key].shape)}"
-        for key in expected
-        if key in state and getattr(state[key], "shape", None) != expected[key].shape
-    ]
-    problems = (
-        ([f"missing {', '.join(missing[:3])}"] if missing else [])
-        + ([f"unexpected {', '.join(unexpected[:3])}"] if unexpected else [])
-        + ([f"shape of {', '.join(mismatched[:3])} (checkpoint vs model)"] if mismatched else [])
-    )
-    if problems:
-        raise UserError(
-            f"{checkpoint_path} does not fit the model in the run's config ({'; '.join(problems)}); "
-            f"it belongs to a different model"
-        )
-    model.load_state_dict(state)
-
-
 def _drop_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         kept = {key: _drop_nulls(item) for key, item in value.items() if item is not None}
         return {key: item for key, item in kept.items() if item != {}}
     return value
+
+
+def read_run_config(config_path: Path, fix: str) -> DictConfig:
+    """A run's saved .hydra/config.yaml; a UserError ending in `fix` when it is damaged or foreign."""
+    try:
+        cfg = OmegaConf.load(config_path)
+    except Exception as error:  # YAML and OmegaConf raise many types for a damaged file
+        raise UserError(f"cannot read {config_path} ({type(error).__name__}); restore the run's config file")
+    if not isinstance(cfg, DictConfig) or not {"model", "dataset", "trainer"} <= set(cfg):
+        raise UserError(f"{config_path} is not an aecli train config; {fix}")
+    return cfg
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
@@ -170,9 +152,11 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
     return existing
 
 
-def merge_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
-    """Add or update `metrics` in the run's metrics.json, keeping every other key (atomic write)."""
+def merge_metrics(run_dir: Path, metrics: dict[str, Any], drop: tuple[str, ...] = ()) -> None:
+    """Add or update `metrics` in the run's metrics.json, keeping every other key but the
+    `drop` ones (atomic write)."""
     from aecli.checkpoint import atomic_write
 
-    text = json.dumps(read_metrics(run_dir) | metrics, indent=2) + "\n"
+    kept = {key: value for key, value in read_metrics(run_dir).items() if key not in drop}
+    text = json.dumps(kept | metrics, indent=2) + "\n"
     atomic_write(Path(run_dir) / "metrics.json", lambda handle: handle.write(text.encode()))

@@ -21,10 +21,12 @@ from torch import Tensor
 
 from aecli.checkpoint import save_checkpoint
 from aecli.data import Dataset, Split
-from aecli.errors import UserError
+from aecli.errors import TrainingDiverged, TrainingStopped, UserError
+from aecli.guards import FiniteGuard, GracefulStop, non_finite
 from aecli.likelihoods import Likelihood
 from aecli.models import Autoencoder, Forward
 from aecli.regularizers import Regularizer
+from aecli.resume import capture_rng, restore_rng
 
 log = logging.getLogger("aecli")
 
@@ -49,6 +51,8 @@ def check_trainer_config(cfg: DictConfig) -> None:
             raise UserError(f"trainer.{key} must be a positive integer, got {value!r}")
     if not isinstance(cfg.lr, (int, float)) or not cfg.lr > 0 or not math.isfinite(cfg.lr):
         raise UserError(f"trainer.lr must be a positive number, got {cfg.lr!r}")
+    if cfg.progress not in ("auto", True, False):
+        raise UserError(f"trainer.progress must be auto, true or false, got {cfg.progress!r}")
 
 
 def loss_terms(
@@ -117,11 +121,33 @@ def reconstruct(model: Autoencoder, likelihood: Likelihood, x: Tensor) -> Tensor
 
 @dataclass
 class FitResult:
+    """Where training stands. `fit` returns it, and last.pt keeps it (with every random
+    generator's state) so that `resume` carries on exactly as if training had never stopped."""
+
     epochs_completed: int = 0
     best_epoch: int = 0
     best_val_loss: float = math.inf
-    train: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
+    train: dict[str, float] = field(default_factory=dict)  # the last completed epoch's terms
+    seconds: float = 0.0  # training time, over every session of the run
+    # After a graceful stop in the middle of an epoch: that epoch's batch order, the
+    # batches done and the running loss sums.
+    order: Tensor | None = None
+    step: int = 0
+    sums: dict[str, Tensor] = field(default_factory=dict)
+
+    def train_state(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__} | {"rng": capture_rng()}
+
+    @classmethod
+    def resume(cls, payload: dict[str, Any], optimizer: torch.optim.Optimizer, lr: float) -> FitResult:
+        """Continue from a last.pt `payload` (its weights already in the model): optimizer,
+        generators and position; `lr` replaces the saved learning rate (say, lower after a divergence)."""
+        optimizer.load_state_dict(payload["optimizer"])
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        state = payload["train_state"]
+        restore_rng(state["rng"])
+        return cls(**{key: state[key] for key in cls.__dataclass_fields__})
 
 
 class ProgressBar:
@@ -156,11 +182,17 @@ def fit(
     run_dir: Path,
     writer: Any,
     on_epoch_end: Callable[[int], None] | None = None,
+    resume: dict[str, Any] | None = None,
+    stop: GracefulStop | None = None,
 ) -> FitResult:
     """Train `model` on `data.train` for `cfg.trainer.epochs`, validating every epoch.
 
     Writes checkpoints/last.pt every epoch and checkpoints/best.pt whenever the
     validation loss improves; logs one line per epoch and the scalars to `writer`.
+    resume: a last.pt payload to continue from (the caller has loaded its weights).
+    stop: once it is requested (SIGINT/SIGTERM), the current step finishes, last.pt is
+    written and TrainingStopped is raised. A loss that is not finite raises
+    TrainingDiverged before anything is saved, so the last good checkpoint stays.
     """
     trainer = cfg.trainer
     optimizer = build_optimizer(model, trainer)
@@ -170,18 +202,20 @@ def fit(
     num_train, batch_size = len(data.train), int(trainer.batch_size)
     num_batches = math.ceil(num_train / batch_size)
     device = data.train.x.device
-    result = FitResult()
+    result = FitResult() if resume is None else FitResult.resume(resume, optimizer, trainer.lr)
+    stop, guard = stop or GracefulStop(), FiniteGuard()
     width = len(str(trainer.epochs))
-    start_all = time.perf_counter()
+    start_all, seconds_before = time.perf_counter(), result.seconds
 
-    for epoch in range(1, trainer.epochs + 1):
+    for epoch in range(result.epochs_completed + 1, trainer.epochs + 1):
         start = time.perf_counter()
         model.train()
         for regularizer in regularizers:
             regularizer.start_epoch(epoch)
-        sums: dict[str, Tensor] = {}
-        order = torch.randperm(num_train, device=device)
-        for step, begin in enumerate(range(0, num_train, batch_size), 1):
+        if result.order is None:  # a fresh epoch, else the rest of the one a graceful stop cut short
+            result.order, result.sums, result.step = torch.randperm(num_train, device=device), {}, 0
+        order, sums = result.order, result.sums
+        for step, begin in enumerate(range(result.step * batch_size, num_train, batch_size), result.step + 1):
             index = order[begin : begin + batch_size]
             x = data.training_batch(data.train.x[index])
             terms, _ = loss_terms(model, likelihood, regularizers, x)
@@ -190,16 +224,28 @@ def fit(
             optimizer.step()
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0) + value.detach() * len(index)
+            guard.observe(step, terms)
             progress.update(f"epoch {epoch}/{trainer.epochs}", step, num_batches)
+            if stop.requested and step < num_batches:
+                progress.clear()
+                _check_finite(guard, epoch, num_batches, result, trainer)
+                result.step, result.seconds = step, seconds_before + time.perf_counter() - start_all
+                save_checkpoint(checkpoints / "last.pt", model=model, optimizer=optimizer, epoch=epoch - 1,
+                                config=config, metrics={}, train_state=result.train_state())
+                raise _stopped(stop, run_dir, f"epoch {epoch}, step {step}/{num_batches}", result)
         progress.clear()
+        _check_finite(guard, epoch, num_batches, result, trainer)
         train = {key: value.item() / num_train for key, value in sums.items()}
         val = evaluate_split(model, likelihood, regularizers, data.val, trainer.eval_batch_size)
+        _check_finite_validation(val, epoch, result, trainer)
         seconds = time.perf_counter() - start
 
         improved = val["total"] < result.best_val_loss
         if improved:
             result.best_val_loss, result.best_epoch = val["total"], epoch
         result.epochs_completed, result.train = epoch, train
+        result.order, result.sums, result.step = None, {}, 0
+        result.seconds = seconds_before + time.perf_counter() - start_all
         for key, value in train.items():
             writer.add_scalar(f"train/{key}", value, epoch)
         for key, value in val.items():
@@ -210,17 +256,51 @@ def fit(
             width, epoch, trainer.epochs, train["total"], val["total"], val["recon_sse"], seconds,
             "  (best)" if improved else "",
         )
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+        writer.flush()  # TensorBoard holds this epoch before last.pt says it is done
 
         metrics = {f"train_{k}": v for k, v in train.items()} | {f"val_{k}": v for k, v in val.items()}
         checkpoint = dict(model=model, optimizer=optimizer, epoch=epoch, config=config, metrics=metrics)
         if improved:
             save_checkpoint(checkpoints / "best.pt", **checkpoint)
-        save_checkpoint(checkpoints / "last.pt", **checkpoint)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch)
+        save_checkpoint(checkpoints / "last.pt", **checkpoint, train_state=result.train_state())
+        if stop.requested and epoch < trainer.epochs:
+            raise _stopped(stop, run_dir, f"the end of epoch {epoch}", result)
 
-    result.seconds = time.perf_counter() - start_all
     return result
+
+
+def _check_finite(guard: FiniteGuard, epoch: int, num_batches: int, result: FitResult, trainer: DictConfig) -> None:
+    failure = guard.first_failure()
+    guard.reset()
+    if failure is not None:
+        step, term, value = failure
+        what = f"the loss term {term!r} became {value} at epoch {epoch}, step {step}/{num_batches}"
+        raise _diverged(what, epoch, step, term, result, trainer)
+
+
+def _check_finite_validation(val: dict[str, float], epoch: int, result: FitResult, trainer: DictConfig) -> None:
+    failure = non_finite(val)
+    if failure is not None:
+        term, value = failure
+        raise _diverged(f"the validation loss term {term!r} is {value} after epoch {epoch}", epoch, None, term, result, trainer)
+
+
+def _diverged(what: str, epoch: int, step: int | None, term: str, result: FitResult, trainer: DictConfig) -> TrainingDiverged:
+    done = result.epochs_completed
+    if done:
+        advice = f"checkpoints/last.pt (epoch {done}) is kept as the last good state; resume it with a lower trainer.lr (now {trainer.lr})"
+    else:
+        advice = f"no checkpoint was written; train again with a lower trainer.lr (now {trainer.lr})"
+    metrics = {"status": "diverged", "failure": f"training diverged: {what}", "failure_epoch": epoch,
+               "failure_step": step, "failure_term": term, "epochs": done, "best_epoch": result.best_epoch}
+    return TrainingDiverged(f"training diverged: {what}; {advice}", metrics)
+
+
+def _stopped(stop: GracefulStop, run_dir: Path, where: str, result: FitResult) -> TrainingStopped:
+    message = f"{stop.name} received; stopped at {where} and saved checkpoints/last.pt; continue with: aecli train resume={run_dir}"
+    return TrainingStopped(message, stop.signum or 0, {"status": "stopped", "epochs": result.epochs_completed})
 
 
 def _plain_config(cfg: DictConfig) -> dict[str, Any]:

@@ -74,6 +74,16 @@ def test_run_commands_show_help_and_refuse_a_missing_run_in_one_line(command, tm
         (["model.latent_dim=0"], "model.latent_dim must be a positive integer"),
         (["dataset.sampling=sobol"], "dataset.sampling must be 'random' or 'grid'"),
         (["dataset.a_range=[1,0]"], "dataset.a_range must be two finite numbers"),
+        (["trainer.epochs=-3"], "trainer.epochs must be a positive integer, got -3"),
+        (["seed=abc"], "seed must be an integer like its default 0, got 'abc'"),
+        (["trainer.lr=fast"], "trainer.lr must be a number like its default 0.001, got 'fast'"),
+        (["trainer.epochs=2.5"], "trainer.epochs must be an integer like its default 30, got 2.5"),
+        (["dataset.noise_std=high"], "dataset.noise_std must be a number like its default 0.0, got 'high'"),
+        (["model.hidden_dims=64"], "model.hidden_dims must be a list like its default [100, 100], got 64"),
+        (["tsne.enabled=maybe"], "tsne.enabled must be true or false like its default true, got 'maybe'"),
+        (["tsne.perplexity=-1"], "tsne.perplexity must be a number > 0, got -1"),
+        (["trainer.progress=sometimes"], "trainer.progress must be auto, true or false"),
+        (["regularizer=denoising", "regularizer.denoising.level=abc"], "regularizer.denoising.level must be a number or null"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(overrides, message, tmp_path):
@@ -82,7 +92,7 @@ def test_user_errors_are_one_line_without_traceback(overrides, message, tmp_path
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert len(result.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert not (tmp_path / "run").exists()  # the failed run leaves no run directory behind
 
 
 def test_unknown_option_names_the_valid_choices(tmp_path):
@@ -91,3 +101,32 @@ def test_unknown_option_names_the_valid_choices(tmp_path):
     assert "Available options in 'model'" in result.stderr
     assert "mlp" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unknown_key_is_named_without_traceback(tmp_path):
+    result = run_aecli("train", "trainer.epoch=3", cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert "Could not override 'trainer.epoch'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_corrupted_mnist_file_is_one_line_through_the_command(tmp_path):
+    from test_data_mnist import write_fake_mnist
+
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    write_fake_mnist(raw, gz=False)
+    labels = raw / "train-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:-7])  # truncated
+    before = labels.read_bytes()
+    result = run_aecli(
+        "train", "dataset=mnist", f"data.root={tmp_path / 'data'}", "dataset.val_size=10",
+        f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, check=False,
+    )
+    assert result.returncode == 2
+    assert "train-labels-idx1-ubyte is not a valid IDX file" in result.stderr
+    assert "truncated or corrupted" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert labels.read_bytes() == before
+    assert not (tmp_path / "run").exists()  # nothing but Hydra's files were there: removed

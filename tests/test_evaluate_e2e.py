@@ -150,7 +150,7 @@ BAD_RUNS = [
     (truncated_checkpoint, {}, "is not a readable checkpoint"),
     (foreign_checkpoint, {}, "is not an aecli checkpoint"),
     (other_models_checkpoint, {}, "was written for model"),
-    (other_models_weights, {}, "does not fit the model in the run's config"),
+    (other_models_weights, {}, "does not fit the model in the config"),
     (None, {"trainer": {"epochz": 3}}, "cannot apply the override trainer.epochz"),
     (None, {"trainer": {"device": "cuda:7"}}, "trainer.device=cuda:7"),
 ]

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from aecli.errors import report_user_errors
+from aecli.errors import TrainingDiverged, TrainingStopped, report_user_errors
 
 log = logging.getLogger("aecli")
+
+# What a diverged run records in metrics.json; a later successful resume drops them.
+FAILURE_KEYS = ("failure", "failure_epoch", "failure_step", "failure_term")
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="train")
@@ -21,19 +26,20 @@ def main(cfg: DictConfig) -> float:
 def train(cfg: DictConfig) -> float:
     """Run one training job in Hydra's run directory; returns the best validation loss
     (the number a sweeper minimizes)."""
-    import json
     import time
-    from pathlib import Path
 
     import torch
     from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
     from torch.utils.tensorboard import SummaryWriter
 
     from aecli import reporting
-    from aecli.checkpoint import atomic_write, load_checkpoint
+    from aecli.checkpoint import load_checkpoint, load_model_state
+    from aecli.runs import merge_metrics
     from aecli.build import build_experiment
+    from aecli.overrides import check_override_types
+    from aecli.resume import load_resume_checkpoint, resume_config
     from aecli.device import resolve_device
+    from aecli.guards import GracefulStop
     from aecli.models import count_parameters
     from aecli.latents import draw_latents
     from aecli.training import check_trainer_config, evaluate_split, fit, reconstruct
@@ -42,17 +48,28 @@ def train(cfg: DictConfig) -> float:
     OmegaConf.resolve(cfg)
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    if hydra_cfg.output_subdir is not None:  # Hydra saves the config unresolved; keep the resolved one
-        (run_dir / hydra_cfg.output_subdir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    resuming = cfg.get("resume") is not None
+    if resuming:  # continue that run with its own config (see aecli.resume)
+        run_dir, cfg = resume_config(cfg, hydra_cfg)
+    else:
+        if hydra_cfg.output_subdir is not None:  # Hydra saves the config unresolved; keep the resolved one
+            save_config(run_dir / hydra_cfg.output_subdir / "config.yaml", cfg)
+        check_override_types(cfg, hydra_cfg)
 
     check_trainer_config(cfg.trainer)
     reporting.check_picture_settings(cfg.log)
+    check_report_settings(cfg)
     device = resolve_device(cfg.trainer.device)
+    resume = load_resume_checkpoint(run_dir, cfg, device) if resuming else None
     torch.manual_seed(cfg.seed)
     experiment = build_experiment(cfg, device)
     data, likelihood, regularizers, model = (
         experiment.data, experiment.likelihood, experiment.regularizers, experiment.model
     )
+    if resume is not None:
+        load_model_state(model, resume["model"], run_dir / "checkpoints" / "last.pt")
+        save_config(run_dir / ".hydra" / "config.yaml", cfg)  # keeps a longer trainer.epochs on record
+        log.info("resuming %s after epoch %d (+%d steps)", run_dir, resume["epoch"], resume["train_state"]["step"])
     log.info(
         "aecli train: dataset=%s (%d/%d/%d train/val/test samples of shape %s), model=%s (%s parameters), "
         "likelihood=%s, regularizer=[%s], device=%s",
@@ -77,11 +94,18 @@ def train(cfg: DictConfig) -> float:
         if num_shown and ((every > 0 and epoch % every == 0) or epoch == cfg.trainer.epochs):
             log_reconstructions("val", data.val.x[:num_shown], epoch)
 
-    with SummaryWriter(str(run_dir / "tensorboard")) as writer:
-        result = fit(model, likelihood, regularizers, data, cfg, run_dir, writer, on_epoch_end)
+    # On resume, TensorBoard hides what the stopped session logged after last.pt's epoch.
+    purge_step = None if resume is None else resume["epoch"] + 1
+    with SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step) as writer:
+        try:
+            with GracefulStop() as stop:  # only while training: later, Ctrl-C interrupts at once
+                result = fit(model, likelihood, regularizers, data, cfg, run_dir, writer, on_epoch_end, resume, stop)
+        except (TrainingDiverged, TrainingStopped) as failure:
+            merge_metrics(run_dir, failure.metrics)
+            raise
 
-        best = load_checkpoint(run_dir / "checkpoints" / "best.pt", map_location=device)
-        model.load_state_dict(best["model"])
+        best_path = run_dir / "checkpoints" / "best.pt"
+        load_model_state(model, load_checkpoint(best_path, map_location=device)["model"], best_path)
         val = evaluate_split(model, likelihood, regularizers, data.val, cfg.trainer.eval_batch_size)
         test = evaluate_split(model, likelihood, regularizers, data.test, cfg.trainer.eval_batch_size)
         for key, value in test.items():
@@ -103,6 +127,7 @@ def train(cfg: DictConfig) -> float:
             "num_parameters": count_parameters(model),
             "train_seconds": result.seconds,
             "device": str(device),
+            "status": "completed",
         }
 
         if cfg.tsne.enabled:
@@ -115,12 +140,29 @@ def train(cfg: DictConfig) -> float:
             log.info("t-SNE of %d test codes: %.1fs", len(tsne.index), tsne.seconds)
 
     metrics["total_seconds"] = time.perf_counter() - started
-    metrics_path = run_dir / "metrics.json"
-    existing = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    text = json.dumps(existing | metrics, indent=2) + "\n"
-    atomic_write(metrics_path, lambda handle: handle.write(text.encode()))
+    merge_metrics(run_dir, metrics, drop=FAILURE_KEYS)
     log.info(
         "done in %.1fs: best epoch %d, val %.4f, test %.4f (test_recon_sse %.4f); outputs in %s",
         metrics["total_seconds"], result.best_epoch, val["total"], test["total"], test["recon_sse"], run_dir,
     )
     return float(val["total"])
+
+
+def save_config(path: Path, cfg: DictConfig) -> None:
+    from aecli.checkpoint import atomic_write
+
+    text = OmegaConf.to_yaml(cfg)
+    atomic_write(path, lambda handle: handle.write(text.encode()))
+
+
+def check_report_settings(cfg: DictConfig) -> None:
+    """Reject t-SNE and logging settings that would fail only after training."""
+    from aecli.errors import UserError
+
+    for key, least in (("tsne.num_points", 2), ("log.reconstructions_every", 0), ("log.num_reconstructions", 0)):
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise UserError(f"{key} must be an integer >= {least}, got {value!r}")
+    perplexity = cfg.tsne.perplexity
+    if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float)) or not perplexity > 0:
+        raise UserError(f"tsne.perplexity must be a number > 0, got {perplexity!r}")

@@ -28,6 +28,8 @@ class Denoising(Regularizer):
                 f"regularizer.denoising.noise={cfg.noise} is unknown; choose one of {', '.join(DEFAULT_LEVELS)}"
             )
         self.noise = cfg.noise
+        if cfg.level is not None and (isinstance(cfg.level, bool) or not isinstance(cfg.level, (int, float))):
+            raise UserError(f"regularizer.denoising.level must be a number or null, got {cfg.level!r}")
         self.level = DEFAULT_LEVELS[self.noise] if cfg.level is None else float(cfg.level)
         if self.noise == "gaussian" and self.level < 0:
             raise UserError(f"regularizer.denoising.level (the Gaussian std) must be >= 0, got {self.level}")
