@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
+import pytest
 
 from conftest import REPO
+
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
 
 def test_every_subpackage_is_listed_in_pyproject():
