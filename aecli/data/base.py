@@ -30,9 +30,6 @@ class Split:
     def to(self, device: torch.device | str) -> Split:
         return Split(*(None if t is None else t.to(device) for t in (self.x, self.labels, self.factors)))
 
-    def take(self, index: Tensor | slice) -> Split:
-        return Split(*(None if t is None else t[index] for t in (self.x, self.labels, self.factors)))
-
 
 @dataclass
 class Dataset:
