@@ -31,6 +31,7 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
     # A VAE is a Gaussian bottleneck plus a KL term: the regularizer brings the term, the code layer is chosen here.
     bottleneck = GaussianBottleneck() if any(isinstance(r, VAE) for r in regularizers) else None
     model = build_model(cfg.model, data.sample_shape, likelihood.num_params, bottleneck)
+    model.check(likelihood, regularizers, data)
     for regularizer in regularizers:
         regularizer.check(model, data)
     return Experiment(data.to(device), likelihood, regularizers, model.to(device))

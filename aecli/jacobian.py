@@ -20,6 +20,10 @@ def squared_jacobian_norm(model: Autoencoder, x: Tensor, create_graph: bool = Fa
     create_graph: keep the graph so the result can be differentiated (training penalties).
     Samples must not interact inside the encoder (true for every aecli encoder).
     """
+    if not create_graph:
+        closed_form = model.squared_jacobian_norm(x)
+        if closed_form is not None:
+            return closed_form
     sigmoid_layer = _single_sigmoid_layer(model.encoder)
     if sigmoid_layer is not None:
         return _sigmoid_layer_norm(sigmoid_layer, x.flatten(1))

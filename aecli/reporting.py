@@ -187,3 +187,34 @@ def manifold_figure(curves: Tensor, values: Tensor) -> plt.Figure:
     ax.set_ylim(0, steps)
     fig.tight_layout()
     return fig
+
+
+@torch.inference_mode()
+def log_atoms(writer: Any, dictionary: Tensor, data: Dataset, step: int, max_atoms: int = 100) -> None:
+    """A dictionary's atoms (the columns of `dictionary`, (data dimensions, atoms)) in TensorBoard
+    under `dictionary/atoms`: images in rows of 10, each scaled by its own min and max, for image
+    data; overlaid curves (at most 16, one panel each) for 1-D data."""
+    atoms = dictionary.T[:max_atoms].float().cpu()  # (atoms, data dimensions)
+    if data.kind == "image":
+        low = atoms.min(1, keepdim=True).values
+        high = atoms.max(1, keepdim=True).values
+        images = ((atoms - low) / (high - low).clamp_min(1e-8)).reshape(-1, *data.sample_shape)
+        per_row = min(10, len(images))
+        rows = [images[i : i + per_row] for i in range(0, len(images) - len(images) % per_row, per_row)]
+        writer.add_image("dictionary/atoms", image_grid(rows), step)
+        return
+    shown = atoms[:16]
+    cols = min(4, len(shown))
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.8 * cols, 2.0 * rows), squeeze=False, sharex=True, sharey=True)
+    axis = data.axis.cpu().numpy() if data.axis is not None else np.arange(shown.shape[1])
+    for i, ax in enumerate(axes.flat):
+        if i >= len(shown):
+            ax.axis("off")
+            continue
+        ax.plot(axis, shown[i].numpy(), color="tab:blue", lw=1.2)
+        ax.axhline(0.0, color="0.7", lw=0.6)
+        ax.set_title(f"atom {i}", fontsize=8)
+    fig.suptitle(f"{len(shown)} of {dictionary.shape[1]} atoms (unit norm)", fontsize=9)
+    fig.tight_layout()
+    writer.add_figure("dictionary/atoms", fig, step)

@@ -75,11 +75,12 @@ def loss_terms(
         for regularizer in regularizers:
             x_in = regularizer.corrupt(x_in)
     forward = model(x_in)
-    terms = {"recon": likelihood.nll(forward.output, x).mean()}
+    terms = {"recon": likelihood.nll(forward.output, x).mean(), **model.penalty(x_in, forward)}
     for regularizer in regularizers:
         terms.update(regularizer.penalty(model, x_in, forward))
     terms["total"] = sum(terms.values())
     with torch.no_grad():
+        terms.update(model.diagnostics(x_in, forward))
         for regularizer in regularizers:
             terms.update(regularizer.diagnostics(model, x_in, forward))
     return terms, forward
@@ -222,6 +223,7 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
             optimizer.step()
+            model.after_step()
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0) + value.detach() * len(index)
             guard.observe(step, terms)

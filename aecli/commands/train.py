@@ -42,6 +42,7 @@ def train(cfg: DictConfig) -> float:
     from aecli.guards import GracefulStop
     from aecli.models import count_parameters
     from aecli.latents import draw_latents
+    from aecli.stacked import check_resume, fit_layerwise, pretrain_mode
     from aecli.training import check_trainer_config, evaluate_split, fit, reconstruct
 
     started = time.perf_counter()
@@ -57,6 +58,9 @@ def train(cfg: DictConfig) -> float:
         check_override_types(cfg, hydra_cfg)
 
     check_trainer_config(cfg.trainer)
+    layerwise = pretrain_mode(cfg) == "layerwise"
+    if resuming:
+        check_resume(cfg)
     reporting.check_picture_settings(cfg.log)
     check_report_settings(cfg)
     device = resolve_device(cfg.trainer.device)
@@ -99,7 +103,10 @@ def train(cfg: DictConfig) -> float:
     with SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step) as writer:
         try:
             with GracefulStop() as stop:  # only while training: later, Ctrl-C interrupts at once
-                result = fit(model, likelihood, regularizers, data, cfg, run_dir, writer, on_epoch_end, resume, stop)
+                if layerwise:  # greedy layer-wise pretraining, then fine-tuning (aecli.stacked)
+                    result = fit_layerwise(model, likelihood, regularizers, data, cfg, run_dir, writer, on_epoch_end, stop)
+                else:
+                    result = fit(model, likelihood, regularizers, data, cfg, run_dir, writer, on_epoch_end, resume, stop)
         except (TrainingDiverged, TrainingStopped) as failure:
             merge_metrics(run_dir, failure.metrics)
             raise
@@ -114,6 +121,7 @@ def train(cfg: DictConfig) -> float:
             log_reconstructions("test", data.test.x[:num_shown], result.best_epoch)
         if model.variational:
             reporting.log_vae_pictures(writer, model, likelihood, data, cfg.log, result.best_epoch)
+        model.log_pictures(writer, data, result.best_epoch)
 
         metrics: dict[str, object] = {
             "train_loss": result.train["total"],

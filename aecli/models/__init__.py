@@ -11,16 +11,18 @@ from aecli.models.base import Autoencoder, Forward, count_parameters
 from aecli.models.bottleneck import Bottleneck, GaussianBottleneck
 from aecli.models.conv import ConvAutoencoder, build_conv
 from aecli.models.mlp import MLPAutoencoder, build_linear, build_mlp
+from aecli.models.sparse_coding import SparseCoding, build_sparse_coding
 
 __all__ = [
     "Autoencoder", "Forward", "Bottleneck", "GaussianBottleneck", "ConvAutoencoder", "MLPAutoencoder",
-    "build_model", "count_parameters", "BUILDERS",
+    "SparseCoding", "build_model", "count_parameters", "BUILDERS",
 ]
 
 BUILDERS: dict[str, Callable[[DictConfig, tuple[int, ...], int, Bottleneck], Autoencoder]] = {
     "mlp": build_mlp,
     "linear": build_linear,
     "conv": build_conv,
+    "sparse_coding": build_sparse_coding,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -105,6 +106,29 @@ class Autoencoder(nn.Module):
     def forward(self, x: Tensor) -> Forward:
         code, stats = self.bottleneck(self.encoder(x))
         return Forward(code=code, output=self.decode(code, x), stats=stats)
+
+    # Hooks for a model family that brings its own objective (sparse coding); no-ops here.
+
+    def penalty(self, x: Tensor, forward: Forward) -> dict[str, Tensor]:
+        """The model's own named loss terms for a batch, per sample, averaged over the batch."""
+        return {}
+
+    def diagnostics(self, x: Tensor, forward: Forward) -> dict[str, Tensor]:
+        """Named scalars logged beside the loss terms, never optimized."""
+        return {}
+
+    def after_step(self) -> None:
+        """Called by the trainer after every optimizer step (e.g. to project weights back onto a constraint)."""
+
+    def check(self, likelihood: Any, regularizers: list[Any], data: Any) -> None:
+        """Raise a UserError, before training, when this model cannot work with these."""
+
+    def squared_jacobian_norm(self, x: Tensor) -> Tensor | None:
+        """A closed form of the per-sample ||d encode / dx||_F^2, or None (aecli.jacobian differentiates)."""
+        return None
+
+    def log_pictures(self, writer: Any, data: Any, step: int) -> None:
+        """Pictures of the model itself at the end of training (e.g. a dictionary's atoms)."""
 
 
 def check_latent_dim(latent_dim: int) -> int:
