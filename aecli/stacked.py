@@ -146,10 +146,7 @@ def fit_layerwise(
     stage takes that stage's best weights. Fine-tuning writes the run's own checkpoints and
     `train/`, `val/` scalars like any run.
     """
-    if any(isinstance(r, VAE) for r in regularizers):
-        raise UserError("trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer")
-    stages = build_stages(model, likelihood)
-    stage_regularizers = [_stage_regularizers(cfg, stage, data) for stage in stages]
+    stages, stage_regularizers = check_layerwise(model, likelihood, regularizers, data, cfg)
     stop = stop or GracefulStop()
     started = time.perf_counter()
     summary: dict[str, float] = {}
@@ -199,6 +196,17 @@ def fit_layerwise(
             ) from None
     result.seconds += pretrain_seconds
     return result
+
+
+def check_layerwise(
+    model: Autoencoder, likelihood: Likelihood, regularizers: list[Regularizer], data: Dataset, cfg: DictConfig
+) -> tuple[list[Stage], list[list[Regularizer]]]:
+    """The stages and each stage's regularizers, checked before any training (a UserError when
+    the run cannot be stacked)."""
+    if any(isinstance(r, VAE) for r in regularizers):
+        raise UserError("trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer")
+    stages = build_stages(model, likelihood)
+    return stages, [_stage_regularizers(cfg, stage, data) for stage in stages]
 
 
 def _width_in(stage: Stage) -> int:
@@ -267,4 +275,4 @@ def _with(cfg: DictConfig, **changes: Any) -> DictConfig:
     return OmegaConf.merge(copy, changes)
 
 
-__all__ = ["fit_layerwise", "build_stages", "pretrain_mode", "check_resume", "PrefixedWriter", "Stage"]
+__all__ = ["fit_layerwise", "check_layerwise", "build_stages", "pretrain_mode", "check_resume", "PrefixedWriter", "Stage"]

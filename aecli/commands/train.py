@@ -42,7 +42,7 @@ def train(cfg: DictConfig) -> float:
     from aecli.guards import GracefulStop
     from aecli.models import count_parameters
     from aecli.latents import draw_latents
-    from aecli.stacked import check_resume, fit_layerwise, pretrain_mode
+    from aecli.stacked import check_layerwise, check_resume, fit_layerwise, pretrain_mode
     from aecli.training import check_trainer_config, evaluate_split, fit, reconstruct
 
     started = time.perf_counter()
@@ -70,6 +70,8 @@ def train(cfg: DictConfig) -> float:
     data, likelihood, regularizers, model = (
         experiment.data, experiment.likelihood, experiment.regularizers, experiment.model
     )
+    if layerwise:
+        check_layerwise(model, likelihood, regularizers, data, cfg)
     if resume is not None:
         load_model_state(model, resume["model"], run_dir / "checkpoints" / "last.pt")
         save_config(run_dir / ".hydra" / "config.yaml", cfg)  # keeps a longer trainer.epochs on record
