@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch import Tensor, nn
+from torch import nn
 
 from aecli.checkpoint import load_checkpoint, save_checkpoint
 from aecli.data import Dataset, Split
@@ -159,16 +161,9 @@ def fit_layerwise(
         log.info("pretraining %s: %d -> %d, %d epochs", stage.name, _width_in(stage), stage.model.latent_dim, cfg.trainer.epochs)
         stage_dir = run_dir / "pretrain" / stage.name
         stage_cfg = _with(cfg, pretrain_stage=stage.index)
-        try:
+        with _no_resume_advice(f"pretraining {stage.name}", stop, cfg.trainer.lr):
             result = fit(stage.model, stage.likelihood, stage_regs, features, stage_cfg, stage_dir,
                          PrefixedWriter(writer, f"pretrain/{stage.name}/"), None, None, stop)
-        except TrainingStopped as stopped:
-            raise TrainingStopped(
-                f"stopped while pretraining {stage.name}; layer-wise runs cannot be resumed: start the run again",
-                stopped.exit_code - 128, stopped.metrics,
-            ) from None
-        except TrainingDiverged as diverged:
-            raise TrainingDiverged(f"pretraining {stage.name}: {diverged}", diverged.metrics) from None
         best = stage_dir / "checkpoints" / "best.pt"
         stage.model.load_state_dict(load_checkpoint(best, map_location=data.train.x.device)["model"])
         summary[f"pretrain_{stage.name}_val_loss"] = result.best_val_loss
@@ -187,13 +182,8 @@ def fit_layerwise(
     else:
         log.info("fine-tuning the whole stack: %d epochs", finetune_epochs)
         finetune_cfg = _with(cfg, trainer={"epochs": finetune_epochs})
-        try:
+        with _no_resume_advice("fine-tuning", stop, cfg.trainer.lr):
             result = fit(model, likelihood, regularizers, data, finetune_cfg, run_dir, writer, on_epoch_end, None, stop)
-        except TrainingStopped as stopped:
-            raise TrainingStopped(
-                f"stopped while fine-tuning; layer-wise runs cannot be resumed: start the run again",
-                stopped.exit_code - 128, stopped.metrics,
-            ) from None
     result.seconds += pretrain_seconds
     return result
 
@@ -207,6 +197,20 @@ def check_layerwise(
         raise UserError("trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer")
     stages = build_stages(model, likelihood)
     return stages, [_stage_regularizers(cfg, stage, data) for stage in stages]
+
+
+@contextmanager
+def _no_resume_advice(phase: str, stop: GracefulStop, lr: float) -> Iterator[None]:
+    """`fit`'s stop and divergence errors advise `resume=`, which a layer-wise run cannot do:
+    say where it stopped and to start again instead (metrics.json still records the failure)."""
+    try:
+        yield
+    except TrainingStopped as stopped:
+        message = f"{stop.name} received while {phase}; layer-wise runs cannot be resumed: start the run again"
+        raise TrainingStopped(message, stopped.exit_code - 128, stopped.metrics) from None
+    except TrainingDiverged as diverged:
+        message = f"{phase}: {diverged.metrics['failure']}; start the run again with a lower trainer.lr (now {lr})"
+        raise TrainingDiverged(message, diverged.metrics) from None
 
 
 def _width_in(stage: Stage) -> int:

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from aecli.errors import UserError
 from aecli.models import build_model
-from aecli.models.sparse_coding import SparseCoding, infer_codes, lasso_objective, lipschitz_constant, soft_threshold
+from aecli.models.sparse_coding import infer_codes, lasso_objective, lipschitz_constant, soft_threshold
 from conftest import run_aecli
 from test_train_e2e import events
 

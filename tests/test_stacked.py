@@ -162,3 +162,26 @@ def test_a_layer_specific_penalty_must_apply_to_each_stages_own_units():
     experiment = build_experiment(cfg, torch.device("cpu"))
     with pytest.raises(UserError, match="set regularizer.sparse_l1.layer=code"):
         check_layerwise(experiment.model, experiment.likelihood, experiment.regularizers, experiment.data, cfg)
+
+
+def test_a_diverging_stage_names_itself_and_advises_a_fresh_start(tmp_path):
+    from hydra import compose, initialize_config_module
+
+    from aecli.build import build_experiment
+    from aecli.errors import TrainingDiverged
+    from aecli.stacked import fit_layerwise
+
+    class Writer:
+        def add_scalar(self, *args):
+            pass
+
+        def flush(self):
+            pass
+
+    with initialize_config_module("aecli.configs", version_base="1.3"):
+        cfg = compose("train", [*STACKED, "trainer.lr=1e30", "trainer.progress=false"])
+    torch.manual_seed(0)
+    experiment = build_experiment(cfg, torch.device("cpu"))
+    with pytest.raises(TrainingDiverged, match=r"^pretraining layer1: training diverged: .*; start the run again with a lower trainer.lr") as caught:
+        fit_layerwise(experiment.model, experiment.likelihood, experiment.regularizers, experiment.data, cfg, tmp_path, Writer())
+    assert "resume" not in str(caught.value)

@@ -205,8 +205,12 @@ class SparseCoding(Autoencoder):
         active = (codes != 0).to(x.dtype)  # (B, K)
         gram = self.dictionary.T @ self.dictionary
         masked = active[:, :, None] * gram * active[:, None, :] + torch.diag_embed(1 - active)
-        eigenvalues = torch.linalg.eigvalsh(masked)
-        return (1.0 / eigenvalues).sum(1) - (1 - active).sum(1)
+        factor, info = torch.linalg.cholesky_ex(masked)
+        if bool((info == 0).all()):  # the usual case, about twice as fast as the eigenvalues
+            trace = torch.cholesky_inverse(factor).diagonal(dim1=1, dim2=2).sum(1)
+        else:  # a support whose atoms are (numerically) dependent
+            trace = (1.0 / torch.linalg.eigvalsh(masked)).sum(1)
+        return trace - (1 - active).sum(1)
 
     def log_pictures(self, writer: Any, data: Any, step: int) -> None:
         """The atoms as images (image data) or curves (1-D data), in TensorBoard under `dictionary/atoms`."""
