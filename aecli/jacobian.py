@@ -1,6 +1,7 @@
 """The encoder Jacobian's squared Frobenius norm, ||d encode(x) / dx||_F^2, per sample.
 
-Exact for every encoder in aecli. A single sigmoid layer h = sigmoid(W x + b) has the
+Exact for every encoder in aecli. A model may supply a closed form
+(`Autoencoder.squared_jacobian_norm`: sparse coding's inferred codes). A single sigmoid layer h = sigmoid(W x + b) has the
 closed form sum_j (h_j (1 - h_j))^2 ||W_j||^2. Otherwise the Jacobian's rows come from
 one batched vector-Jacobian product per code unit (latent_dim of them, run together
 with `is_grads_batched`), which is cheap because codes are much narrower than inputs.

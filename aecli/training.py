@@ -66,8 +66,9 @@ def loss_terms(
 
     "recon" is the likelihood's negative log-likelihood of the clean `x`: nats per sample,
     summed over the data dimensions. With `corrupt` (training) the encoder sees `x` after
-    every regularizer's corruption; each regularizer's penalties follow under their own names.
-    Regularizers' diagnostics (e.g. the VAE's KL per latent) are added after "total": logged
+    every regularizer's corruption; the model's own terms (`Autoencoder.penalty`: sparse
+    coding's `l1`) and each regularizer's penalties follow under their own names.
+    The model's and regularizers' diagnostics (e.g. the VAE's KL per latent) are added after "total": logged
     like the terms, never optimized.
     """
     x_in = x
