@@ -95,20 +95,22 @@ def test_prefixed_writer_prefixes_scalars_and_passes_the_rest():
 
 
 def test_stacked_denoising_run_keeps_each_stage_then_fine_tunes_and_evaluates(trained_run, tmp_path):
-    run_dir = trained_run(*STACKED, "trainer.finetune_epochs=2", "regularizer=denoising", copy_to=tmp_path / "run")
+    run_dir = trained_run(*STACKED, "trainer.finetune_epochs=3", "regularizer=denoising", copy_to=tmp_path / "run")
     for k in (1, 2, 3):
         for name in ("best.pt", "last.pt"):
             payload = torch.load(run_dir / "pretrain" / f"layer{k}" / "checkpoints" / name, weights_only=True)
             assert payload["config"]["pretrain_stage"] == k and payload["epoch"] <= 2
     final = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
-    assert final["epoch"] == 2  # the fine-tuning's epochs
+    assert final["epoch"] == 3  # the fine-tuning's epochs
 
     scalars = set(events(run_dir).Tags()["scalars"])
     for k in (1, 2, 3):
         assert {f"pretrain/layer{k}/train/recon", f"pretrain/layer{k}/train/total", f"pretrain/layer{k}/val/total"} <= scalars
     assert {"train/recon", "val/total", "test/total"} <= scalars  # the fine-tuning, as in any run
+    # The fine-tuning's last epoch (3, not trainer.epochs=2 per stage) ends with a reconstruction figure.
+    assert [event.step for event in events(run_dir).Images("reconstructions/val")] == [3]
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["status"] == "completed" and metrics["epochs"] == 2
+    assert metrics["status"] == "completed" and metrics["epochs"] == 3
     assert {f"pretrain_layer{k}_val_loss" for k in (1, 2, 3)} <= set(metrics)
     assert metrics["train_seconds"] >= metrics["pretrain_seconds"] > 0
 
@@ -120,7 +122,7 @@ def test_stacked_denoising_run_keeps_each_stage_then_fine_tunes_and_evaluates(tr
     result = run_aecli("train", f"resume={run_dir}", f"hydra.run.dir={run_dir}", "trainer.epochs=3", check=False, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "resume of a trainer.pretrain=layerwise run is not supported" in result.stderr
-    assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 2  # untouched
+    assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3  # untouched
 
 
 def test_pretraining_only_unrolls_each_stages_best_weights_into_the_run(trained_run, tmp_path):

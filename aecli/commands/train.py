@@ -95,9 +95,12 @@ def train(cfg: DictConfig) -> float:
             figure = reporting.signal_figure(data.axis, data.denormalize(x), data.denormalize(recon), data.axis_name)
             writer.add_figure(tag, figure, step)
 
+    # The epoch count of the `fit` that calls on_epoch_end: a stacked run's is its fine-tuning.
+    final_epoch = int(cfg.trainer.finetune_epochs) if layerwise else int(cfg.trainer.epochs)
+
     def on_epoch_end(epoch: int) -> None:
         every = int(cfg.log.reconstructions_every)
-        if num_shown and ((every > 0 and epoch % every == 0) or epoch == cfg.trainer.epochs):
+        if num_shown and ((every > 0 and epoch % every == 0) or epoch == final_epoch):
             log_reconstructions("val", data.val.x[:num_shown], epoch)
 
     # On resume, TensorBoard hides what the stopped session logged after last.pt's epoch.
