@@ -146,30 +146,31 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
 
     ours: list[dict[str, float]] = []
     theirs: list[dict[str, float]] = []
-    mark = {"start": 0.0, "rss": 0}
+    mark = {"start": 0.0, "cpu": 0.0, "rss": 0}
 
     def start_ours() -> None:
         sync(device)
         mark["rss"] = probe.arm()
-        mark["start"] = time.perf_counter()
+        mark["start"], mark["cpu"] = time.perf_counter(), time.process_time()
 
     def end_ours() -> None:
         sync(device)
-        seconds = time.perf_counter() - mark["start"]
+        seconds, cpu = time.perf_counter() - mark["start"], time.process_time() - mark["cpu"]
         memory = probe.disarm()
-        ours.append({"seconds": seconds, "rise_mib": memory["peak_rss_mib"] - mark["rss"] / 2**20, **memory})
+        ours.append({"seconds": seconds, "cpu_seconds": cpu, "rise_mib": memory["peak_rss_mib"] - mark["rss"] / 2**20, **memory})
 
     def reference_epoch(epoch: int) -> None:
         end_ours()
         rss = probe.arm()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         train_loss, val_loss = reference.epoch(max_batches)
         sync(device)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         memory = probe.disarm()
-        theirs.append({"seconds": seconds, "train_loss": train_loss, "val_loss": val_loss,
+        theirs.append({"seconds": seconds, "cpu_seconds": cpu, "train_loss": train_loss, "val_loss": val_loss,
                        "rise_mib": memory["peak_rss_mib"] - rss / 2**20, **memory})
-        log(f"  {name} epoch {epoch}: aecli {ours[-1]['seconds']:.2f}s, reference {seconds:.2f}s")
+        log(f"  {name} epoch {epoch}: aecli {ours[-1]['seconds']:.2f}s ({ours[-1]['cpu_seconds']:.2f} CPU s), "
+            f"reference {seconds:.2f}s ({cpu:.2f} CPU s)")
         start_ours()
 
     if args.quick:  # a few batches: train on a slice of the (already small) training split
@@ -178,7 +179,9 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
         start_ours()
         result = fit(model, likelihood, regularizers, data, cfg, Path(run_dir), NullWriter(), reference_epoch)
         end_ours()  # the last epoch's checkpoints, written after its callback
-    ours[-2]["seconds"] += ours.pop()["seconds"]
+    last = ours.pop()
+    ours[-1]["seconds"] += last["seconds"]
+    ours[-1]["cpu_seconds"] += last["cpu_seconds"]
 
     test = {}
     for side, net in (("aecli", model), ("reference", reference_model)):
@@ -191,6 +194,9 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
         figures = {
             "epoch_seconds": [round(e["seconds"], 4) for e in epochs],
             "median_epoch_seconds": median,
+            # CPU seconds of this process: on a shared machine, closer to what an idle core would take
+            "epoch_cpu_seconds": [round(e["cpu_seconds"], 4) for e in epochs],
+            "median_epoch_cpu_seconds": statistics.median(e["cpu_seconds"] for e in epochs),
             "epochs_per_second": 1.0 / median,
             "train_samples_per_second": num_train / median,
             "test_loss": test_loss,
@@ -214,6 +220,7 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
     if name == "vae":  # kept for the t-SNE timings: trained codes, as `aecli train` would draw them
         args.trained_codes = encode_split(model, data.test, 4096).cpu()
     report["speedup"] = report["reference"]["median_epoch_seconds"] / report["aecli"]["median_epoch_seconds"]
+    report["speedup_cpu_time"] = report["reference"]["median_epoch_cpu_seconds"] / report["aecli"]["median_epoch_cpu_seconds"]
     report["test_loss_gap"] = report["aecli"]["test_loss"] - report["reference"]["test_loss"]
     return report
 
@@ -373,23 +380,26 @@ def markdown(report: dict[str, Any]) -> str:
         "" if env["device"] == "cuda" else "Not run on a GPU: CPU figures only.",
         "",
         "Epoch times include the validation pass (and aecli's checkpoints); ratios are reference / aecli, "
-        "epochs run in turn in one process. Memory: resident MiB the data and model added when built, "
+        "epochs run in turn in one process. CPU s: this process's CPU time (on a shared machine, "
+        "nearer what an idle core takes; meaningless on a GPU). Memory: resident MiB the data and model added when built, "
         "and the largest rise of the resident size during one epoch.",
         "",
     ]
     if report["configs"]:
         cuda = env["device"] == "cuda"
         lines += [
-            "| config | epochs | aecli s/epoch | reference s/epoch | speed-up | aecli samples/s | reference samples/s "
+            "| config | epochs | aecli s/epoch | reference s/epoch | speed-up | CPU s/epoch aecli / reference | speed-up in CPU time "
+            "| aecli samples/s | reference samples/s "
             "| aecli test loss | reference test loss | aecli MiB (resident + rise) | reference MiB (resident + rise) |"
             + (" CUDA max MiB aecli / ref |" if cuda else ""),
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if cuda else ""),
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if cuda else ""),
         ]
         for row in report["configs"]:
             a, r = row["aecli"], row["reference"]
             lines.append(
                 f"| {row['description']} | {row['epochs']} | {a['median_epoch_seconds']:.2f} | {r['median_epoch_seconds']:.2f} "
-                f"| **{row['speedup']:.2f}x** | {a['train_samples_per_second']:.0f} | {r['train_samples_per_second']:.0f} "
+                f"| **{row['speedup']:.2f}x** | {a['median_epoch_cpu_seconds']:.2f} / {r['median_epoch_cpu_seconds']:.2f} "
+                f"| **{row['speedup_cpu_time']:.2f}x** | {a['train_samples_per_second']:.0f} | {r['train_samples_per_second']:.0f} "
                 f"| {a['test_loss']:.2f} | {r['test_loss']:.2f} | {a['resident_mib']:.0f} + {a['peak_rise_mib']:.0f} "
                 f"| {r['resident_mib']:.0f} + {r['peak_rise_mib']:.0f} |"
                 + (f" {a['cuda_max_allocated_mib']:.0f} / {r['cuda_max_allocated_mib']:.0f} |" if cuda else "")
@@ -397,7 +407,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("")
         for row in report["configs"]:
             lines.append(f"- {row['config']}: epoch seconds aecli {row['aecli']['epoch_seconds']}, "
-                         f"reference {row['reference']['epoch_seconds']}")
+                         f"reference {row['reference']['epoch_seconds']}; CPU seconds aecli {row['aecli']['epoch_cpu_seconds']}, "
+                         f"reference {row['reference']['epoch_cpu_seconds']}")
         lines.append("")
     if report.get("variants"):
         lines += ["Fast-path options, VAE training steps (median of interleaved repeats):", "",
