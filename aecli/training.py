@@ -109,7 +109,9 @@ def make_step_loss(
     device_type = next(model.parameters()).device.type
 
     def step_loss(x: Tensor) -> dict[str, Tensor]:
-        with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        if dtype is None:  # fp32: no autocast context at all
+            return loss_terms(model, likelihood, regularizers, x)[0]
+        with torch.autocast(device_type, dtype=dtype):
             return loss_terms(model, likelihood, regularizers, x)[0]
 
     return _compiled(step_loss, device_type) if trainer.get("compile", False) else step_loss
