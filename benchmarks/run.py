@@ -348,7 +348,7 @@ def bench_startup(args: argparse.Namespace) -> dict[str, Any]:
         metrics = json.loads((run / "metrics.json").read_text())
         report["default_train"] = {"wall_seconds": time.perf_counter() - start, "train_seconds": metrics["train_seconds"],
                                    "tsne_seconds": metrics["tsne_seconds"], "total_seconds": metrics["total_seconds"]}
-    log(f"  aecli --help {report['help_seconds']:.2f}s; " + ", ".join(f"{k} {v:.1f}s" for k, v in report.items() if "train" in k))
+    log(f"  aecli --help {report['help_seconds']:.2f}s; " + ", ".join(f"{k} {v}" for k, v in report.items() if "train" in k))
     return report
 
 
