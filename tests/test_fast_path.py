@@ -1,10 +1,12 @@
-"""The fast-path options of the training step: bf16 autocast, torch.compile's checks, and
-evaluation in inference mode (plain no_grad where a penalty differentiates the encoder)."""
+"""The fast-path options: bf16 autocast and torch.compile's checks for the training step,
+evaluation in inference mode (plain no_grad where a penalty differentiates the encoder), and
+the t-SNE backends."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -62,3 +64,19 @@ def test_evaluation_runs_in_inference_mode_except_for_the_contractive_penalty(mo
     contractive = evaluate_split(model, likelihood, regularizers(contractive={}), split, 16)
     assert seen and not any(seen)
     assert contractive["contractive"] > 0 and contractive["recon"] == pytest.approx(plain["recon"])
+
+
+def test_an_unknown_tsne_backend_is_a_user_error():
+    from aecli.latents import check_tsne_backend
+
+    with pytest.raises(UserError, match="tsne.backend=umap is unknown"):
+        check_tsne_backend("umap")
+
+
+def test_opentsne_backend_embeds_the_codes_in_two_dimensions():
+    pytest.importorskip("openTSNE")
+    from aecli.latents import embed_codes
+
+    torch.manual_seed(0)
+    embedding = embed_codes(torch.randn(120, 5), "tsne", 100, 30.0, 0, backend="opentsne")
+    assert embedding.points.shape == (100, 2) and np.isfinite(embedding.points).all()
