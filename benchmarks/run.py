@@ -73,7 +73,7 @@ class MemoryProbe:
     armed, so the peak during one side's epoch is seen even though both sides share the process."""
 
     def __init__(self, device: torch.device):
-        self.device, self.peak, self._armed = device, 0, False
+        self.device, self.peak, self._armed = device, 0, threading.Event()
         self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
         threading.Thread(target=self._sample, daemon=True).start()
 
@@ -88,21 +88,21 @@ class MemoryProbe:
             return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
     def _sample(self) -> None:
-        while True:
-            if self._armed:
-                self.peak = max(self.peak, self.rss())
+        while self._armed.wait():  # asleep while disarmed
+            self.peak = max(self.peak, self.rss())
             time.sleep(0.005)
 
     def arm(self) -> int:
         """Start watching; returns the resident size now."""
         now = self.rss()
-        self.peak, self._armed = now, True
+        self.peak = now
+        self._armed.set()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         return now
 
     def disarm(self) -> dict[str, float]:
-        self._armed = False
+        self._armed.clear()
         figures = {"peak_rss_mib": max(self.peak, self.rss()) / 2**20}
         if self.device.type == "cuda":
             figures["cuda_max_allocated_mib"] = torch.cuda.max_memory_allocated(self.device) / 2**20
