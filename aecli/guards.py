@@ -60,10 +60,11 @@ class FiniteGuard:
         self._first_step: Tensor | None = None  # per term: first non-finite step, 0 while finite
         self._value: Tensor | None = None  # per term: its value at that step
 
-    def observe(self, step: int, terms: dict[str, Tensor]) -> None:
-        values = torch.stack([value.detach().float() for value in terms.values()])
+    def observe(self, step: int, names: list[str], values: Tensor) -> None:
+        """`values`: the step's loss terms stacked in the order of `names`, shape (len(names),)."""
+        values = values.detach()
         if self._first_step is None:
-            self._names = list(terms)
+            self._names = list(names)
             self._first_step = torch.zeros(len(values), dtype=torch.long, device=values.device)
             self._value = torch.zeros_like(values)
         new = ~torch.isfinite(values) & (self._first_step == 0)

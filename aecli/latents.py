@@ -22,6 +22,7 @@ from aecli.reporting import plt, to_unit_range
 from aecli.training import encode_split
 
 METHODS = ("tsne", "pca", "scatter")
+TSNE_BACKENDS = ("sklearn", "opentsne")
 
 
 @dataclass
@@ -52,10 +53,24 @@ def subsample(total: int, num_points: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(total, size=num_points, replace=False))
 
 
-def embed_codes(codes: Tensor, method: str, num_points: int, perplexity: float, seed: int) -> LatentEmbedding:
+def check_tsne_backend(backend: str) -> None:
+    """Refuse, before any work, a t-SNE backend that is unknown or not installed."""
+    if backend not in TSNE_BACKENDS:
+        raise UserError(f"tsne.backend={backend} is unknown; choose one of {', '.join(TSNE_BACKENDS)}")
+    if backend == "opentsne":
+        try:
+            import openTSNE  # noqa: F401
+        except ImportError:
+            raise UserError("tsne.backend=opentsne needs openTSNE: pip install 'aecli[opentsne]', or use tsne.backend=sklearn") from None
+
+
+def embed_codes(
+    codes: Tensor, method: str, num_points: int, perplexity: float, seed: int, backend: str = "sklearn"
+) -> LatentEmbedding:
     """2-D points for at most `num_points` codes (a fixed-seed subsample).
 
-    tsne: scikit-learn, PCA initialization, fixed seed; pca: the top two principal
+    tsne: scikit-learn (or openTSNE with `backend="opentsne"`), PCA initialization, fixed
+    seed, as many threads as torch uses (trainer.num_threads); pca: the top two principal
     components of the subsample; scatter: the 2-D code itself.
     """
     check_method(method, codes.shape[1])
@@ -64,12 +79,9 @@ def embed_codes(codes: Tensor, method: str, num_points: int, perplexity: float, 
     chosen = codes[index].double().cpu().numpy()
     count = len(index)
     if method == "tsne":
-        from sklearn.manifold import TSNE
-
         # Perplexity must stay below the number of points; tiny test splits would fail otherwise.
         perplexity = float(min(perplexity, max(1.0, (count - 1) / 3)))
-        init = "pca" if chosen.shape[1] >= 2 else "random"
-        points = TSNE(n_components=2, perplexity=perplexity, init=init, random_state=seed, n_jobs=-1).fit_transform(chosen)
+        points = _tsne(chosen, perplexity, seed, backend)
         return LatentEmbedding(method, points, chosen, index, time.perf_counter() - start, f"t-SNE of {count} test codes")
     if method == "pca":
         from sklearn.decomposition import PCA
@@ -79,6 +91,25 @@ def embed_codes(codes: Tensor, method: str, num_points: int, perplexity: float, 
         title = f"PCA of {count} test codes ({share:.0f}% of their variance)"
         return LatentEmbedding(method, pca.transform(chosen), chosen, index, time.perf_counter() - start, title, ("PC 1", "PC 2"))
     return LatentEmbedding(method, chosen, chosen, index, time.perf_counter() - start, f"{count} test codes", ("z0", "z1"))
+
+
+def _tsne(codes: np.ndarray, perplexity: float, seed: int, backend: str) -> np.ndarray:
+    from threadpoolctl import threadpool_limits
+
+    check_tsne_backend(backend)
+    init = "pca" if codes.shape[1] >= 2 else "random"
+    threads = torch.get_num_threads()
+    # scikit-learn's gradient loop uses every OpenMP thread whatever n_jobs says; on a busy
+    # machine more threads than free cores made it 3.5x slower (README, Performance).
+    with threadpool_limits(threads):
+        if backend == "opentsne":
+            from openTSNE import TSNE as OpenTSNE
+
+            embedding = OpenTSNE(n_components=2, perplexity=perplexity, initialization=init, random_state=seed, n_jobs=threads)
+            return np.asarray(embedding.fit(codes))
+        from sklearn.manifold import TSNE
+
+        return TSNE(n_components=2, perplexity=perplexity, init=init, random_state=seed, n_jobs=threads).fit_transform(codes)
 
 
 def latent_figure(embedding: LatentEmbedding, split: Split, data: Dataset) -> plt.Figure:
@@ -140,12 +171,13 @@ def draw_latents(
     step: int,
     batch_size: int,
     projector: bool = True,
+    backend: str = "sklearn",
 ) -> LatentEmbedding:
     """Encode the test split, embed and draw it; save `png_path`, add the figure to `writer` as
     `latent/<method>` and, with `projector`, the codes with their labels (and, for images,
     thumbnails as a sprite) as the projector embedding `test_codes`."""
     codes = encode_split(model, data.test, batch_size)
-    embedding = embed_codes(codes, method, num_points, perplexity, seed)
+    embedding = embed_codes(codes, method, num_points, perplexity, seed, backend)
     figure = latent_figure(embedding, data.test, data)
     figure.savefig(png_path, dpi=120)
     writer.add_figure(f"latent/{method}", figure, step)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,16 +32,25 @@ from aecli.resume import capture_rng, restore_rng
 log = logging.getLogger("aecli")
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adam": lambda params, cfg: torch.optim.Adam(params, lr=cfg.lr),
-    "adamw": lambda params, cfg: torch.optim.AdamW(params, lr=cfg.lr),
-    "sgd": lambda params, cfg: torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum),
+    "adam": lambda params, cfg, fused: torch.optim.Adam(params, lr=cfg.lr, fused=fused),
+    "adamw": lambda params, cfg, fused: torch.optim.AdamW(params, lr=cfg.lr, fused=fused),
+    "sgd": lambda params, cfg, fused: torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum),
 }
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def build_optimizer(model: torch.nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
+    """The optimizer `cfg.optimizer` names. Adam and AdamW use torch's fused kernel where it
+    exists (CUDA; the CPU from torch 2.4): the same update in one pass over the parameters."""
     if cfg.optimizer not in OPTIMIZERS:
         raise UserError(f"trainer.optimizer={cfg.optimizer} is unknown; choose one of {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
+    return OPTIMIZERS[cfg.optimizer](model.parameters(), cfg, _fused_available(model) or None)
+
+
+def _fused_available(model: torch.nn.Module) -> bool:
+    devices = {p.device.type for p in model.parameters()}
+    cpu_fused = tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 4)
+    return devices == {"cuda"} or (devices == {"cpu"} and cpu_fused)
 
 
 def check_trainer_config(cfg: DictConfig) -> None:
@@ -53,6 +63,11 @@ def check_trainer_config(cfg: DictConfig) -> None:
         raise UserError(f"trainer.lr must be a positive number, got {cfg.lr!r}")
     if cfg.progress not in ("auto", True, False):
         raise UserError(f"trainer.progress must be auto, true or false, got {cfg.progress!r}")
+    precision = cfg.get("precision", "fp32")  # .get: runs saved before the key existed still resume
+    if precision not in PRECISIONS:
+        raise UserError(f"trainer.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if cfg.get("compile", False) not in (True, False):
+        raise UserError(f"trainer.compile must be true or false, got {cfg.compile!r}")
 
 
 def loss_terms(
@@ -87,7 +102,42 @@ def loss_terms(
     return terms, forward
 
 
-@torch.no_grad()  # not inference_mode: penalties built on torch.func transforms must still run
+def make_step_loss(
+    model: Autoencoder, likelihood: Likelihood, regularizers: list[Regularizer], trainer: DictConfig
+) -> Callable[[Tensor], dict[str, Tensor]]:
+    """A training batch -> its loss terms (see `loss_terms`), under bf16 autocast when
+    `trainer.precision=bf16` and compiled with torch.compile when `trainer.compile=true`."""
+    dtype = PRECISIONS[trainer.get("precision", "fp32")]
+    device_type = next(model.parameters()).device.type
+
+    def step_loss(x: Tensor) -> dict[str, Tensor]:
+        if dtype is None:  # fp32: no autocast context at all
+            return loss_terms(model, likelihood, regularizers, x)[0]
+        with torch.autocast(device_type, dtype=dtype):
+            return loss_terms(model, likelihood, regularizers, x)[0]
+
+    return _compiled(step_loss, device_type) if trainer.get("compile", False) else step_loss
+
+
+def _compiled(step_loss: Callable[[Tensor], dict[str, Tensor]], device_type: str) -> Callable[[Tensor], dict[str, Tensor]]:
+    """torch.compile of `step_loss`; a compiler that cannot run becomes one UserError line."""
+    import shutil
+
+    advice = "set trainer.compile=false"
+    if device_type == "cpu" and not any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "g++", "clang++", "c++")):
+        raise UserError(f"trainer.compile=true on the CPU needs a C++ compiler (g++ or clang++) on PATH; install one or {advice}")
+    compiled = torch.compile(step_loss)
+
+    def call(x: Tensor) -> dict[str, Tensor]:
+        try:
+            return compiled(x)
+        except torch._dynamo.exc.BackendCompilerFailed as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserError(f"trainer.compile=true failed to compile the training step ({reason}); {advice}") from None
+
+    return call
+
+
 def evaluate_split(
     model: Autoencoder,
     likelihood: Likelihood,
@@ -96,16 +146,20 @@ def evaluate_split(
     batch_size: int,
 ) -> dict[str, float]:
     """Every loss term on a whole split (no corruption) plus `recon_sse`, the squared error
-    of the reconstruction per sample, in large batches."""
+    of the reconstruction per sample, in large batches, under inference mode (plain no_grad
+    when a regularizer's penalty differentiates the encoder, e.g. contractive)."""
     model.eval()
+    inference = not any(r.needs_grad for r in regularizers)
     sums: dict[str, Tensor] = {}
-    for start in range(0, len(split), batch_size):
-        x = split.x[start : start + batch_size]
-        terms, forward = loss_terms(model, likelihood, regularizers, x, corrupt=False)
-        terms["recon_sse"] = (likelihood.mean(forward.output) - x).pow(2).flatten(1).sum(1).mean()
-        for key, value in terms.items():
-            sums[key] = sums.get(key, 0) + value * len(x)
-    return {key: value.item() / len(split) for key, value in sums.items()}
+    with torch.no_grad(), torch.inference_mode(inference):
+        for start in range(0, len(split), batch_size):
+            x = split.x[start : start + batch_size]
+            terms, forward = loss_terms(model, likelihood, regularizers, x, corrupt=False)
+            terms["recon_sse"] = (likelihood.mean(forward.output) - x).pow(2).flatten(1).sum(1).mean()
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0) + value * len(x)
+        means = (torch.stack([value.float() for value in sums.values()]) / len(split)).tolist()  # one host sync
+    return dict(zip(sums, means))
 
 
 @torch.inference_mode()
@@ -198,6 +252,7 @@ def fit(
     """
     trainer = cfg.trainer
     optimizer = build_optimizer(model, trainer)
+    step_loss = make_step_loss(model, likelihood, regularizers, trainer)
     config = _plain_config(cfg)
     checkpoints = run_dir / "checkpoints"
     progress = ProgressBar(trainer.progress is True or (trainer.progress == "auto" and sys.stderr.isatty()))
@@ -216,29 +271,33 @@ def fit(
             regularizer.start_epoch(epoch)
         if result.order is None:  # a fresh epoch, else the rest of the one a graceful stop cut short
             result.order, result.sums, result.step = torch.randperm(num_train, device=device), {}, 0
-        order, sums = result.order, result.sums
+        order, names, running = result.order, [], None
         for step, begin in enumerate(range(result.step * batch_size, num_train, batch_size), result.step + 1):
             index = order[begin : begin + batch_size]
-            x = data.training_batch(data.train.x[index])
-            terms, _ = loss_terms(model, likelihood, regularizers, x)
+            x = data.training_batch(data.train.x.index_select(0, index))
+            terms = step_loss(x)
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
             optimizer.step()
             model.after_step()
-            for key, value in terms.items():
-                sums[key] = sums.get(key, 0) + value.detach() * len(index)
-            guard.observe(step, terms)
+            # Every term in one vector: a few device ops per step whatever the number of terms.
+            values = torch.stack([value.detach().float() for value in terms.values()])
+            if running is None:
+                names, running = list(terms), _stacked(result.sums, terms, values)
+            running.add_(values, alpha=len(index))
+            guard.observe(step, names, values)
             progress.update(f"epoch {epoch}/{trainer.epochs}", step, num_batches)
             if stop.requested and step < num_batches:
                 progress.clear()
                 _check_finite(guard, epoch, num_batches, result, trainer)
+                result.sums = dict(zip(names, running.unbind()))
                 result.step, result.seconds = step, seconds_before + time.perf_counter() - start_all
                 save_checkpoint(checkpoints / "last.pt", model=model, optimizer=optimizer, epoch=epoch - 1,
                                 config=config, metrics={}, train_state=result.train_state())
                 raise _stopped(stop, run_dir, f"epoch {epoch}, step {step}/{num_batches}", result)
         progress.clear()
         _check_finite(guard, epoch, num_batches, result, trainer)
-        train = {key: value.item() / num_train for key, value in sums.items()}
+        train = {key: value / num_train for key, value in zip(names, running.tolist())}  # the epoch's one host sync
         val = evaluate_split(model, likelihood, regularizers, data.val, trainer.eval_batch_size)
         _check_finite_validation(val, epoch, result, trainer)
         seconds = time.perf_counter() - start
@@ -272,6 +331,12 @@ def fit(
             raise _stopped(stop, run_dir, f"the end of epoch {epoch}", result)
 
     return result
+
+
+def _stacked(sums: dict[str, Tensor], terms: dict[str, Tensor], like: Tensor) -> Tensor:
+    """The running sums of `terms` as one vector, starting from `sums` (those a graceful stop
+    saved in the middle of an epoch) or from zero."""
+    return torch.stack([torch.as_tensor(sums.get(key, 0.0), dtype=like.dtype, device=like.device) for key in terms])
 
 
 def _check_finite(guard: FiniteGuard, epoch: int, num_batches: int, result: FitResult, trainer: DictConfig) -> None:

@@ -64,6 +64,7 @@ def train(cfg: DictConfig) -> float:
     reporting.check_picture_settings(cfg.log)
     check_report_settings(cfg)
     device = resolve_device(cfg.trainer.device)
+    set_num_threads(cfg.trainer.get("num_threads"))
     resume = load_resume_checkpoint(run_dir, cfg, device) if resuming else None
     torch.manual_seed(cfg.seed)
     experiment = build_experiment(cfg, device)
@@ -147,7 +148,7 @@ def train(cfg: DictConfig) -> float:
             tsne = draw_latents(
                 model, data, "tsne", int(cfg.tsne.num_points), float(cfg.tsne.perplexity), int(cfg.seed),
                 run_dir / "tsne.png", writer, result.best_epoch, cfg.trainer.eval_batch_size,
-                projector=bool(cfg.tsne.embedding_projector),
+                projector=bool(cfg.tsne.embedding_projector), backend=cfg.tsne.get("backend", "sklearn"),
             )
             metrics["tsne_seconds"] = tsne.seconds
             log.info("t-SNE of %d test codes: %.1fs", len(tsne.index), tsne.seconds)
@@ -159,6 +160,19 @@ def train(cfg: DictConfig) -> float:
         metrics["total_seconds"], result.best_epoch, val["total"], test["total"], test["recon_sse"], run_dir,
     )
     return float(val["total"])
+
+
+def set_num_threads(num_threads: int | None) -> None:
+    """Limit torch's CPU threads when trainer.num_threads says so (null: torch's default)."""
+    if num_threads is None:
+        return
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        from aecli.errors import UserError
+
+        raise UserError(f"trainer.num_threads must be a positive integer or null, got {num_threads!r}")
+    import torch
+
+    torch.set_num_threads(num_threads)
 
 
 def save_config(path: Path, cfg: DictConfig) -> None:
@@ -176,6 +190,10 @@ def check_report_settings(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise UserError(f"{key} must be an integer >= {least}, got {value!r}")
+    if cfg.tsne.enabled:
+        from aecli.latents import check_tsne_backend
+
+        check_tsne_backend(cfg.tsne.get("backend", "sklearn"))
     perplexity = cfg.tsne.perplexity
     if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float)) or not perplexity > 0:
         raise UserError(f"tsne.perplexity must be a number > 0, got {perplexity!r}")

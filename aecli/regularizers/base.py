@@ -19,6 +19,7 @@ from aecli.models import Autoencoder, Forward
 
 class Regularizer:
     name: str = ""
+    needs_grad: bool = False  # True: the penalty differentiates the model, so evaluation cannot run in inference mode
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg

@@ -13,6 +13,7 @@ from aecli.regularizers.base import Regularizer, check_weight
 
 class Contractive(Regularizer):
     name = "contractive"
+    needs_grad = True
 
     def __init__(self, cfg):
         super().__init__(cfg)
