@@ -1,7 +1,8 @@
 """Sweeps: the number a train job returns, a failed job's record, and the sweep summary.
 
 `SweepSummary` is a Hydra callback (registered in configs/train.yaml). In a multirun it
-- refuses, with one line, a launcher or sweeper whose plugin is not installed;
+- gives each job of a parallel launcher its share of the cores as torch threads
+  (`threads_per_job`), so parallel jobs do not fight over them;
 - records a job that failed in its own folder: `error.txt` (the one-line error, or the
   traceback of a bug) and `"status": "failed"` plus `"error"` in its metrics.json;
 - rewrites `summary.csv` and `summary.md` in the sweep folder after every job and at the
@@ -16,10 +17,10 @@ file lock, never from memory.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import math
+import os
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from aecli.errors import UserError
@@ -39,14 +41,6 @@ SHOWN_METRICS = (
     "pca_angle_deg", "mig", "active_units", "kl", "code_sparsity", "jacobian_fro", "best_epoch", "epochs",
     "total_seconds",
 )
-
-# Optional plugins a sweep may name: the module their `_target_` lives in -> the pip extra.
-PLUGINS = {
-    "hydra_plugins.hydra_joblib_launcher": "hydra-joblib-launcher",
-    "hydra_plugins.hydra_submitit_launcher": "hydra-submitit-launcher",
-    "hydra_plugins.hydra_optuna_sweeper": "hydra-optuna-sweeper",
-}
-
 
 def check_objective(objective: DictConfig) -> None:
     """Refuse, before training, an objective that cannot be read."""
@@ -84,22 +78,42 @@ class JobRecord:
         return float(value) if _is_number(value) and math.isfinite(value) else None
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def threads_per_job(hydra_cfg: DictConfig) -> int | None:
+    """Torch threads for one job of this multirun, or None to leave torch's default: the
+    user's `hydra.job.env_set.OMP_NUM_THREADS`, else cores // n_jobs for the joblib launcher
+    (n_jobs -1: all cores), else `cpus_per_task` for submitit."""
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    chosen = (hydra_cfg.job.get("env_set") or {}).get("OMP_NUM_THREADS")
+    if chosen is not None:
+        return max(1, int(chosen))
+    launcher = hydra_cfg.launcher
+    target = str(launcher.get("_target_", ""))
+    if target.endswith("JoblibLauncher"):
+        cores = os.cpu_count() or 1
+        n_jobs = int(launcher.get("n_jobs") or 1)
+        running = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)  # joblib's meaning of a negative n_jobs
+        return max(1, cores // running)
+    if "submitit" in target and launcher.get("cpus_per_task"):
+        return int(launcher.cpus_per_task)
+    return None
+
+
 class SweepSummary(Callback):
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        for node in ("launcher", "sweeper"):
-            target = str(OmegaConf.select(config, f"hydra.{node}._target_", default="") or "")
-            for module, package in PLUGINS.items():
-                if target.startswith(module) and importlib.util.find_spec(module) is None:
-                    print(
-                        f"aecli {config.hydra.job.name}: error: hydra/{node}={OmegaConf.select(config, f'hydra.runtime.choices.hydra/{node}')} "
-                        f"needs the {package} plugin; install it with pip install 'aecli[sweeps]'",
-                        file=sys.stderr,
-                    )
-                    sys.exit(2)
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        threads = threads_per_job(config.hydra)
+        if threads is None:
+            return
+        for name in THREAD_VARIABLES:  # read when torch starts, in this job's process
+            os.environ[name] = str(threads)
+        if "torch" in sys.modules:  # a worker process that ran an earlier job
+            sys.modules["torch"].set_num_threads(threads)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         from hydra.core.utils import JobStatus
-        from hydra.types import RunMode
 
         if config.hydra.mode != RunMode.MULTIRUN:
             return

@@ -15,9 +15,9 @@ from omegaconf import OmegaConf, open_dict
 from conftest import MNIST_ROOT, REPO
 
 EXPERIMENTS = sorted(path.stem for path in (REPO / "configs" / "experiment").glob("*.yaml"))
-TINY_MNIST = ["dataset.train_size=200", "dataset.val_size=100", "dataset.test_size=200"]
-TINY_SIGNALS = ["dataset.num_samples=300"]
-COMMON = ["trainer.epochs=1", "tsne.enabled=false", "trainer.progress=false", "log.reconstructions_every=0",
+TINY_MNIST = ["dataset.train_size=64", "dataset.val_size=64", "dataset.test_size=64"]
+TINY_SIGNALS = ["dataset.num_samples=200"]
+COMMON = ["trainer.epochs=1", "tsne.enabled=false", "trainer.progress=false", "log.num_reconstructions=0",
           "trainer.device=cpu"]
 
 
