@@ -133,6 +133,7 @@ class Outcome:
     seconds: float | None = None
     metrics: Metrics = field(default_factory=dict)
     note: str = ""
+    reused: bool = False  # read from a run folder an earlier invocation completed
 
 
 def run_entry(entry: Entry, runs_dir: Path, figures_dir: Path, data_root: str | None, threads: int) -> Outcome:
@@ -140,6 +141,7 @@ def run_entry(entry: Entry, runs_dir: Path, figures_dir: Path, data_root: str | 
     run_dir = runs_dir / entry.label
     done = _read_completed(run_dir)
     if done is not None:
+        done.reused = True
         return done
     command = [sys.executable, "-m", "aecli", "train", f"+experiment={entry.experiment}", *entry.overrides,
                f"hydra.run.dir={run_dir}", "trainer.progress=false"]
@@ -233,15 +235,18 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[str, Outcome], c
             time_text = _duration(outcome.seconds)
         else:
             figure = {"failed": f"failed: {outcome.note}", "running": "still running when this page was written",
-                      "pending": "not run: the results run ended before this experiment"}[outcome.status]
+                      "pending": "not run: the results run had not reached it when this page was written"}[outcome.status]
             device = ""
             time_text = _duration(outcome.seconds) if outcome.seconds else ""
         cells = [name, entry.claim, figure, time_text, device]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     finished = sum(outcome.status == "completed" for outcome in outcomes.values())
+    reused = [label for label, outcome in outcomes.items() if outcome.reused]
+    reused_text = (f"; {len(reused)} of them ({', '.join(reused)}) completed by an earlier invocation of the same "
+                   f"command and read from their run folders" if reused else "")
     lines += [
         "",
-        f"Made by (started {started:%Y-%m-%d %H:%M} UTC, {finished} of {len(entries)} experiments completed):",
+        f"Made by (started {started:%Y-%m-%d %H:%M} UTC, {finished} of {len(entries)} experiments completed{reused_text}):",
         "",
         "```",
         command,

@@ -244,7 +244,7 @@ def _format(value: Any) -> str:
         return ""
     if float(value).is_integer() and abs(value) < 1e6:
         return f"{value:g}"
-    return f"{value:.4g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.3e}"
+    return f"{value:.6g}" if 1e-3 <= abs(value) < 1e6 else f"{value:.4e}"
 
 
 def _csv_value(value: Any) -> str:
