@@ -46,6 +46,7 @@ examples:
   aecli train                                   # default: MLP autoencoder on generated lines, CPU, < 1 min
   aecli train dataset=mnist data.root=DATA model.latent_dim=10
   aecli train -m model.latent_dim=2,5,10        # a sweep, one run directory per job
+  aecli train +experiment=lines_vae             # a ready-made reproduction (configs/experiment/)
   aecli train --help                            # the config groups and every key
 
 options:

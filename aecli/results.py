@@ -142,6 +142,7 @@ def run_entry(entry: Entry, runs_dir: Path, figures_dir: Path, data_root: str | 
     done = _read_completed(run_dir)
     if done is not None:
         done.reused = True
+        _draw_figures(entry, run_dir, figures_dir)
         return done
     command = [sys.executable, "-m", "aecli", "train", f"+experiment={entry.experiment}", *entry.overrides,
                f"hydra.run.dir={run_dir}", "trainer.progress=false"]
@@ -157,10 +158,18 @@ def run_entry(entry: Entry, runs_dir: Path, figures_dir: Path, data_root: str | 
         lines = (runs_dir / f"{entry.label}.log").read_text().strip().splitlines()
         return Outcome("failed", seconds, note=f"exit {code}: {lines[-1] if lines else ''}")
     (run_dir / "results_seconds.json").write_text(json.dumps({"wall_seconds": seconds}) + "\n")
-    if entry.label == "hinton2006_2d":
+    outcome = _read_completed(run_dir)
+    if outcome is None:
+        return Outcome("failed", seconds, note="no completed metrics.json")
+    _draw_figures(entry, run_dir, figures_dir)
+    return outcome
+
+
+def _draw_figures(entry: Entry, run_dir: Path, figures_dir: Path) -> None:
+    """The figures the page links to, drawn from a completed run when they are missing."""
+    if entry.label == "hinton2006_2d" and not (figures_dir / "hinton2006_codes.png").is_file():
         figures_dir.mkdir(parents=True, exist_ok=True)
         draw_codes_next_to_pca(run_dir, figures_dir / "hinton2006_codes.png")
-    return _read_completed(run_dir) or Outcome("failed", seconds, note="no completed metrics.json")
 
 
 def _read_completed(run_dir: Path) -> Outcome | None:
@@ -242,8 +251,8 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[str, Outcome], c
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     finished = sum(outcome.status == "completed" for outcome in outcomes.values())
     reused = [label for label, outcome in outcomes.items() if outcome.reused]
-    reused_text = (f"; {len(reused)} of them ({', '.join(reused)}) completed by an earlier invocation of the same "
-                   f"command and read from their run folders" if reused else "")
+    reused_text = (f"; {len(reused)} of them ({', '.join(reused)}) read from their run folders, completed there by "
+                   f"earlier invocations of this script with the same settings" if reused else "")
     lines += [
         "",
         f"Made by (started {started:%Y-%m-%d %H:%M} UTC, {finished} of {len(entries)} experiments completed{reused_text}):",
