@@ -1,7 +1,8 @@
-"""Wall time of one 4-job sweep with the basic launcher (jobs one after another, torch's default
-threads) against hydra/launcher=joblib (parallel jobs, cores // n_jobs threads each).
+"""Wall time of one 4-job sweep with the basic launcher (jobs one after another, with torch's
+default threads and with one thread) against hydra/launcher=joblib (parallel jobs, cores //
+n_jobs threads each).
 
-    python benchmarks/sweep_speedup.py [--rounds 2] [--epochs 30]
+    python benchmarks/sweep_speedup.py [--rounds 1] [--epochs 30]
 
 Each round runs the two sweeps back to back (alternating which goes first), so both see
 about the same load; the load average is printed with each time. Default `aecli train` runs
@@ -18,13 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-LAUNCHERS = {"basic": [], "joblib": ["hydra/launcher=joblib"]}
+# name -> (extra overrides, OMP/MKL threads in the environment; None: torch's default)
+LAUNCHERS = {"basic": ([], None), "basic_1thread": ([], "1"), "joblib": (["hydra/launcher=joblib"], None)}
 
 
 def sweep(launcher: str, folder: Path, epochs: int) -> float:
-    command = [sys.executable, "-m", "aecli", "train", "-m", *LAUNCHERS[launcher], "model.latent_dim=2,3,4,5",
+    overrides, threads = LAUNCHERS[launcher]
+    command = [sys.executable, "-m", "aecli", "train", "-m", *overrides, "model.latent_dim=2,3,4,5",
                f"trainer.epochs={epochs}", "tsne.enabled=false", "trainer.progress=false", f"hydra.sweep.dir={folder}"]
     env = {key: value for key, value in os.environ.items() if key not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    if threads is not None:
+        env |= {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     started = time.perf_counter()
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
@@ -32,19 +37,20 @@ def sweep(launcher: str, folder: Path, epochs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=30)
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores; 4 jobs per sweep, {args.epochs} epochs each")
     with tempfile.TemporaryDirectory() as scratch:
         for round_number in range(args.rounds):
-            order = ["basic", "joblib"] if round_number % 2 == 0 else ["joblib", "basic"]
+            order = list(LAUNCHERS) if round_number % 2 == 0 else list(reversed(LAUNCHERS))
             seconds = {}
             for launcher in order:
                 load = os.getloadavg()[0]
                 seconds[launcher] = sweep(launcher, Path(scratch) / f"{launcher}{round_number}", args.epochs)
-                print(f"round {round_number + 1}: {launcher:<6} {seconds[launcher]:6.1f} s (load {load:.1f} before, {os.getloadavg()[0]:.1f} after)")
-            print(f"round {round_number + 1}: speedup of joblib {seconds['basic'] / seconds['joblib']:.2f}x")
+                print(f"round {round_number + 1}: {launcher:<13} {seconds[launcher]:6.1f} s (load {load:.1f} before, {os.getloadavg()[0]:.1f} after)")
+            print(f"round {round_number + 1}: speedup of joblib {seconds['basic'] / seconds['joblib']:.2f}x over basic, "
+                  f"{seconds['basic_1thread'] / seconds['joblib']:.2f}x over basic with one thread")
 
 
 if __name__ == "__main__":
