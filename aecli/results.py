@@ -63,7 +63,7 @@ def _factors(names: tuple[str, ...]) -> Figure:
             best.append(f"{name}: z{i} ({column[i]:.2f})")
         return (
             f"{m['active_units']:g} of {len(rows)} latents active (KL {m['kl']:.2f} nats); "
-            f"best latent per factor (absolute Spearman r) {', '.join(best)}; MIG {m['mig']:.2f}; test SSE {m['recon_sse']:.3f}"
+            f"best latent per factor (absolute Spearman r) {', '.join(best)}; MIG {m['mig']:.2f}; test SSE {m['recon_sse']:.3g}"
         )
 
     return figure

@@ -42,6 +42,10 @@ SHOWN_METRICS = (
     "total_seconds",
 )
 
+# Read by torch (OpenMP, MKL) when it starts: a job's intra-op threads.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def check_objective(objective: DictConfig) -> None:
     """Refuse, before training, an objective that cannot be read."""
     if not isinstance(objective.get("metric"), str) or not objective.metric:
@@ -76,9 +80,6 @@ class JobRecord:
     def score(self, metric: str) -> float | None:
         value = self.metrics.get(metric)
         return float(value) if _is_number(value) and math.isfinite(value) else None
-
-
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def threads_per_job(hydra_cfg: DictConfig) -> int | None:
