@@ -46,6 +46,7 @@ examples:
   aecli train                                   # default: MLP autoencoder on generated lines, CPU, < 1 min
   aecli train dataset=mnist data.root=DATA model.latent_dim=10
   aecli train -m model.latent_dim=2,5,10        # a sweep, one run directory per job
+  aecli train +experiment=lines_vae             # a ready-made reproduction (configs/experiment/)
   aecli train --help                            # the config groups and every key
 
 options:
@@ -90,6 +91,33 @@ def _unknown_regularizer(args: list[str]) -> str | None:
     )
 
 
+# Sweep plugins (pip install 'aecli[sweeps]'): the option a user names -> (module, package).
+PLUGINS = {
+    "hydra/launcher=joblib": ("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher"),
+    "hydra/launcher=submitit_local": ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
+    "hydra/launcher=submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
+    "hydra/sweeper=optuna": ("hydra_plugins.hydra_optuna_sweeper", "hydra-optuna-sweeper"),
+}
+
+
+def _missing_plugin(args: list[str]) -> str | None:
+    """Name a sweep plugin the command line asks for but this environment lacks (Hydra would
+    only say that the config option does not exist). A +search=... config uses Optuna."""
+    import importlib.util
+
+    for arg in args:
+        wanted = "hydra/sweeper=optuna" if re.fullmatch(r"\+{0,2}search=.+", arg) else arg
+        if wanted in PLUGINS:
+            module, package = PLUGINS[wanted]
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except ModuleNotFoundError:  # no hydra_plugins namespace at all
+                found = False
+            if not found:
+                return f"{wanted} needs the {package} plugin; install the sweep extras: pip install 'aecli[sweeps]'"
+    return None
+
+
 def _resume_in_place(args: list[str]) -> list[str]:
     """`resume=RUN_DIR` runs in RUN_DIR itself, and Hydra must not replace its saved config
     files there: add hydra.run.dir=RUN_DIR and hydra.output_subdir=null (a different
@@ -121,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     if command == "train":
-        problem = _unknown_regularizer(rest)
+        problem = _unknown_regularizer(rest) or _missing_plugin(rest)
         if problem:
             print(f"aecli train: error: {problem}", file=sys.stderr)
             return 2

@@ -3,6 +3,8 @@ TensorBoard and a printed table."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
@@ -41,6 +43,20 @@ def evaluate(cfg: DictConfig) -> dict:
     print(report)
     print(f"evaluated in {time.perf_counter() - started:.1f}s; metrics merged into {run.path / 'metrics.json'}")
     return evaluation.metrics
+
+
+def evaluate_finished_run(run_dir: Path) -> dict:
+    """`aecli evaluate run=RUN_DIR` with the shipped evaluate settings: the last step of a
+    train run with `evaluate_after=true`."""
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    settings = OmegaConf.load(str(files("aecli.configs") / "evaluate.yaml"))
+    for key in ("defaults", "hydra"):
+        settings.pop(key)
+    settings.run = str(run_dir)
+    return evaluate(settings)
 
 
 def check_settings(settings: DictConfig) -> None:

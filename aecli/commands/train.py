@@ -1,4 +1,4 @@
-"""aecli train: seed -> build -> fit -> test -> latent plot -> return the validation loss."""
+"""aecli train: seed -> build -> fit -> test -> latent plot -> [evaluate] -> return the objective (default: validation loss)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ log = logging.getLogger("aecli")
 
 # What a diverged run records in metrics.json; a later successful resume drops them.
 FAILURE_KEYS = ("failure", "failure_epoch", "failure_step", "failure_term")
+DEFAULT_OBJECTIVE = {"metric": "val_loss", "direction": "minimize"}
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="train")
@@ -24,8 +25,9 @@ def main(cfg: DictConfig) -> float:
 
 
 def train(cfg: DictConfig) -> float:
-    """Run one training job in Hydra's run directory; returns the best validation loss
-    (the number a sweeper minimizes)."""
+    """Run one training job in Hydra's run directory (then `aecli evaluate` of it when
+    `evaluate_after` is set); returns the run's `objective.metric` from metrics.json, by
+    default `val_loss`, the best checkpoint's validation loss (the number a sweeper optimizes)."""
     import time
 
     import torch
@@ -34,7 +36,9 @@ def train(cfg: DictConfig) -> float:
 
     from aecli import reporting
     from aecli.checkpoint import load_checkpoint, load_model_state
-    from aecli.runs import merge_metrics
+    from aecli.hparams import log_hparams
+    from aecli.runs import merge_metrics, read_metrics
+    from aecli.sweeps import check_objective, objective_value
     from aecli.build import build_experiment
     from aecli.overrides import check_override_types
     from aecli.resume import load_resume_checkpoint, resume_config
@@ -63,6 +67,8 @@ def train(cfg: DictConfig) -> float:
         check_resume(cfg)
     reporting.check_picture_settings(cfg.log)
     check_report_settings(cfg)
+    objective = cfg.get("objective") or OmegaConf.create(DEFAULT_OBJECTIVE)  # runs saved before the key had none
+    check_objective(objective)
     device = resolve_device(cfg.trainer.device)
     set_num_threads(cfg.trainer.get("num_threads"))
     resume = load_resume_checkpoint(run_dir, cfg, device) if resuming else None
@@ -141,6 +147,7 @@ def train(cfg: DictConfig) -> float:
             "num_parameters": count_parameters(model),
             "train_seconds": result.seconds,
             "device": str(device),
+            "torch_threads": torch.get_num_threads(),
             "status": "completed",
         }
 
@@ -159,7 +166,13 @@ def train(cfg: DictConfig) -> float:
         "done in %.1fs: best epoch %d, val %.4f, test %.4f (test_recon_sse %.4f); outputs in %s",
         metrics["total_seconds"], result.best_epoch, val["total"], test["total"], test["recon_sse"], run_dir,
     )
-    return float(val["total"])
+    if cfg.get("evaluate_after", False):
+        from aecli.commands.evaluate import evaluate_finished_run
+
+        evaluate_finished_run(run_dir)
+    final = read_metrics(run_dir)
+    log_hparams(run_dir / "tensorboard", cfg, final, result.best_epoch)
+    return objective_value(objective, final)
 
 
 def set_num_threads(num_threads: int | None) -> None:
