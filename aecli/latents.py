@@ -23,6 +23,7 @@ from aecli.training import encode_split
 
 METHODS = ("tsne", "pca", "scatter")
 TSNE_BACKENDS = ("sklearn", "opentsne")
+EARLY_EXAGGERATION_ITER = 250  # both backends' first phase; tsne max_iter counts it
 
 
 @dataclass
@@ -53,6 +54,14 @@ def subsample(total: int, num_points: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(total, size=num_points, replace=False))
 
 
+def check_tsne_max_iter(key: str, max_iter: object) -> None:
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter <= EARLY_EXAGGERATION_ITER:
+        raise UserError(
+            f"{key} must be an integer > {EARLY_EXAGGERATION_ITER} (its first {EARLY_EXAGGERATION_ITER} "
+            f"iterations are early exaggeration), got {max_iter!r}"
+        )
+
+
 def check_tsne_backend(backend: str) -> None:
     """Refuse, before any work, a t-SNE backend that is unknown or not installed."""
     if backend not in TSNE_BACKENDS:
@@ -65,12 +74,14 @@ def check_tsne_backend(backend: str) -> None:
 
 
 def embed_codes(
-    codes: Tensor, method: str, num_points: int, perplexity: float, seed: int, backend: str = "sklearn"
+    codes: Tensor, method: str, num_points: int, perplexity: float, seed: int, backend: str = "sklearn",
+    max_iter: int = 1000,
 ) -> LatentEmbedding:
     """2-D points for at most `num_points` codes (a fixed-seed subsample).
 
     tsne: scikit-learn (or openTSNE with `backend="opentsne"`), PCA initialization, fixed
-    seed, as many threads as torch uses (trainer.num_threads); pca: the top two principal
+    seed, `max_iter` iterations in all (the first 250 early exaggeration), as many threads as
+    torch uses (trainer.num_threads); pca: the top two principal
     components of the subsample; scatter: the 2-D code itself.
     """
     check_method(method, codes.shape[1])
@@ -81,7 +92,7 @@ def embed_codes(
     if method == "tsne":
         # Perplexity must stay below the number of points; tiny test splits would fail otherwise.
         perplexity = float(min(perplexity, max(1.0, (count - 1) / 3)))
-        points = _tsne(chosen, perplexity, seed, backend)
+        points = _tsne(chosen, perplexity, seed, backend, max_iter)
         return LatentEmbedding(method, points, chosen, index, time.perf_counter() - start, f"t-SNE of {count} test codes")
     if method == "pca":
         from sklearn.decomposition import PCA
@@ -93,7 +104,7 @@ def embed_codes(
     return LatentEmbedding(method, chosen, chosen, index, time.perf_counter() - start, f"{count} test codes", ("z0", "z1"))
 
 
-def _tsne(codes: np.ndarray, perplexity: float, seed: int, backend: str) -> np.ndarray:
+def _tsne(codes: np.ndarray, perplexity: float, seed: int, backend: str, max_iter: int) -> np.ndarray:
     from threadpoolctl import threadpool_limits
 
     check_tsne_backend(backend)
@@ -105,11 +116,16 @@ def _tsne(codes: np.ndarray, perplexity: float, seed: int, backend: str) -> np.n
         if backend == "opentsne":
             from openTSNE import TSNE as OpenTSNE
 
-            embedding = OpenTSNE(n_components=2, perplexity=perplexity, initialization=init, random_state=seed, n_jobs=threads)
+            embedding = OpenTSNE(
+                n_components=2, perplexity=perplexity, initialization=init, random_state=seed, n_jobs=threads,
+                early_exaggeration_iter=EARLY_EXAGGERATION_ITER, n_iter=max_iter - EARLY_EXAGGERATION_ITER,
+            )
             return np.asarray(embedding.fit(codes))
         from sklearn.manifold import TSNE
 
-        return TSNE(n_components=2, perplexity=perplexity, init=init, random_state=seed, n_jobs=threads).fit_transform(codes)
+        return TSNE(
+            n_components=2, perplexity=perplexity, init=init, random_state=seed, n_jobs=threads, max_iter=max_iter
+        ).fit_transform(codes)
 
 
 def latent_figure(embedding: LatentEmbedding, split: Split, data: Dataset) -> plt.Figure:
@@ -172,12 +188,13 @@ def draw_latents(
     batch_size: int,
     projector: bool = True,
     backend: str = "sklearn",
+    max_iter: int = 1000,
 ) -> LatentEmbedding:
     """Encode the test split, embed and draw it; save `png_path`, add the figure to `writer` as
     `latent/<method>` and, with `projector`, the codes with their labels (and, for images,
     thumbnails as a sprite) as the projector embedding `test_codes`."""
     codes = encode_split(model, data.test, batch_size)
-    embedding = embed_codes(codes, method, num_points, perplexity, seed, backend)
+    embedding = embed_codes(codes, method, num_points, perplexity, seed, backend, max_iter)
     figure = latent_figure(embedding, data.test, data)
     figure.savefig(png_path, dpi=120)
     writer.add_figure(f"latent/{method}", figure, step)

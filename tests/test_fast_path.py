@@ -80,3 +80,21 @@ def test_opentsne_backend_embeds_the_codes_in_two_dimensions():
     torch.manual_seed(0)
     embedding = embed_codes(torch.randn(120, 5), "tsne", 100, 30.0, 0, backend="opentsne")
     assert embedding.points.shape == (100, 2) and np.isfinite(embedding.points).all()
+
+
+@pytest.mark.parametrize("max_iter", [250, 100, 500.0, True])
+def test_a_tsne_max_iter_within_early_exaggeration_is_a_user_error(max_iter):
+    from aecli.latents import check_tsne_max_iter
+
+    with pytest.raises(UserError, match=r"tsne.max_iter must be an integer > 250 \(its first 250 iterations are early exaggeration\)"):
+        check_tsne_max_iter("tsne.max_iter", max_iter)
+
+
+def test_tsne_max_iter_sets_how_long_the_embedding_is_optimized():
+    from aecli.latents import embed_codes
+
+    torch.manual_seed(0)
+    codes = torch.randn(150, 5)
+    short, again, full = (embed_codes(codes, "tsne", 150, 30.0, 0, max_iter=n).points for n in (300, 300, 1000))
+    np.testing.assert_array_equal(short, again)  # same seed, same iterations: the same picture
+    assert not np.allclose(short, full)

@@ -45,3 +45,6 @@ def test_a_method_that_cannot_draw_the_code_is_one_line_and_writes_nothing(train
     assert "method=scatter draws 2-D codes directly, but this run's code is 3-D; use method=tsne or pca" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr + result.stdout
     assert snapshot(run_dir) == before
+    result = run_aecli("visualize-latents", f"run={run_dir}", "max_iter=200", check=False, cwd=tmp_path)
+    assert result.returncode == 2 and "max_iter must be an integer > 250" in result.stderr
+    assert snapshot(run_dir) == before

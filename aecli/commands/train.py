@@ -156,6 +156,7 @@ def train(cfg: DictConfig) -> float:
                 model, data, "tsne", int(cfg.tsne.num_points), float(cfg.tsne.perplexity), int(cfg.seed),
                 run_dir / "tsne.png", writer, result.best_epoch, cfg.trainer.eval_batch_size,
                 projector=bool(cfg.tsne.embedding_projector), backend=cfg.tsne.get("backend", "sklearn"),
+                max_iter=int(cfg.tsne.get("max_iter", 1000)),  # runs saved before the key: scikit-learn's default
             )
             metrics["tsne_seconds"] = tsne.seconds
             log.info("t-SNE of %d test codes: %.1fs", len(tsne.index), tsne.seconds)
@@ -204,9 +205,10 @@ def check_report_settings(cfg: DictConfig) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise UserError(f"{key} must be an integer >= {least}, got {value!r}")
     if cfg.tsne.enabled:
-        from aecli.latents import check_tsne_backend
+        from aecli.latents import check_tsne_backend, check_tsne_max_iter
 
         check_tsne_backend(cfg.tsne.get("backend", "sklearn"))
+        check_tsne_max_iter("tsne.max_iter", cfg.tsne.get("max_iter", 1000))
     perplexity = cfg.tsne.perplexity
     if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float)) or not perplexity > 0:
         raise UserError(f"tsne.perplexity must be a number > 0, got {perplexity!r}")

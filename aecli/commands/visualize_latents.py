@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from aecli.errors import report_user_errors
 
-OWN_KEYS = {"run", "checkpoint", "method", "num_points", "perplexity", "seed", "embedding_projector"}
+OWN_KEYS = {"run", "checkpoint", "method", "num_points", "perplexity", "seed", "embedding_projector", "max_iter", "backend"}
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="visualize_latents")
@@ -29,6 +29,11 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
         raise UserError(f"num_points must be an integer >= 2, got {cfg.num_points!r}")
     if isinstance(cfg.perplexity, bool) or not isinstance(cfg.perplexity, (int, float)) or not cfg.perplexity > 0:
         raise UserError(f"perplexity must be a number > 0, got {cfg.perplexity!r}")
+    if cfg.method == "tsne":
+        from aecli.latents import check_tsne_backend, check_tsne_max_iter
+
+        check_tsne_max_iter("max_iter", cfg.max_iter)
+        check_tsne_backend(cfg.backend)
     run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
 
     from torch.utils.tensorboard import SummaryWriter
@@ -48,6 +53,7 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
             embedding = draw_latents(
                 model, data, method, cfg.num_points, float(cfg.perplexity), seed, png, writer, run.epoch,
                 int(run.cfg.trainer.eval_batch_size), projector=bool(cfg.embedding_projector) and i == 0,
+                backend=cfg.backend, max_iter=cfg.max_iter,
             )
             written.append(str(png))
             print(f"{embedding.title}: {png} ({embedding.seconds:.1f}s)")
