@@ -240,7 +240,8 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[str, Outcome], c
                 figure = entry.figure(outcome.metrics, done)
             except (KeyError, TypeError, ValueError, IndexError) as error:
                 figure = f"metrics.json lacks {error}"
-            device = f"{outcome.metrics.get('device', '?')}, {outcome.metrics.get('torch_threads', '?')} torch threads"
+            threads = outcome.metrics.get("torch_threads", "?")
+            device = f"{outcome.metrics.get('device', '?')}, {threads} torch thread{'' if threads == 1 else 's'}"
             time_text = _duration(outcome.seconds)
         else:
             figure = {"failed": f"failed: {outcome.note}", "running": "still running when this page was written",
