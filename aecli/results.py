@@ -173,10 +173,13 @@ def _draw_figures(entry: Entry, run_dir: Path, figures_dir: Path) -> None:
 
 
 def _read_completed(run_dir: Path) -> Outcome | None:
+    from aecli.errors import UserError
+    from aecli.runs import read_metrics
+
     try:
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics = read_metrics(run_dir)
         seconds = json.loads((run_dir / "results_seconds.json").read_text())["wall_seconds"]
-    except (OSError, ValueError, KeyError):
+    except (UserError, OSError, ValueError, KeyError):
         return None
     if metrics.get("status") != "completed" or "recon_sse" not in metrics:
         return None

@@ -19,7 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from aecli.errors import UserError
-from aecli.runs import read_run_config
+from aecli.runs import read_metrics, read_run_config
 
 # What may change when a run is resumed: more epochs, another device or data folder,
 # a lower learning rate (say after a divergence), and what is shown or plotted. Anything
@@ -93,8 +93,6 @@ def resume_config(cfg: DictConfig, hydra_cfg: DictConfig) -> tuple[Path, DictCon
 def load_resume_checkpoint(run_dir: Path, cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     """checkpoints/last.pt of the run, checked against `cfg.trainer.epochs`; also removes the
     temporary files a crash in the middle of a checkpoint write leaves behind."""
-    import json
-
     from aecli.checkpoint import load_checkpoint
 
     checkpoints = run_dir / "checkpoints"
@@ -111,8 +109,8 @@ def load_resume_checkpoint(run_dir: Path, cfg: DictConfig, device: torch.device)
     metrics_path = run_dir / "metrics.json"
     if epochs == done and step == 0 and metrics_path.is_file():
         try:
-            finished = json.loads(metrics_path.read_text()).get("status") == "completed"
-        except (OSError, ValueError, AttributeError):
+            finished = read_metrics(run_dir).get("status") == "completed"
+        except UserError:  # a damaged metrics.json does not block continuing the run
             finished = False
         if finished:
             raise UserError(f"the run already finished its {done} epochs; to train longer pass trainer.epochs=N with N > {done}")

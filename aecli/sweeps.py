@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import sys
@@ -32,6 +31,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from aecli.errors import UserError
+from aecli.runs import merge_metrics, read_metrics
 
 DIRECTIONS = ("minimize", "maximize")
 
@@ -139,7 +139,6 @@ def record_failure(job_dir: Path, error: BaseException) -> None:
     """Write the job's error to `job_dir/error.txt` and mark its metrics.json failed (a
     divergence keeps its own, more precise status)."""
     from aecli.checkpoint import atomic_write
-    from aecli.runs import merge_metrics, read_metrics
 
     if isinstance(error, UserError) or type(error).__name__ == "JobFailed":
         text = str(error)
@@ -165,10 +164,9 @@ def collect_jobs(sweep_dir: Path) -> list[JobRecord]:
             overrides = [str(item) for item in OmegaConf.load(overrides_path)]
         except Exception:  # a job still writing it, or a damaged file
             overrides = []
-        metrics_path = job_dir / "metrics.json"
         try:
-            metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-        except (OSError, ValueError):
+            metrics = read_metrics(job_dir)
+        except UserError:  # a job still writing it, or a damaged file
             metrics = {}
         error_path = job_dir / "error.txt"
         error = error_path.read_text().strip().splitlines()[-1] if error_path.is_file() else ""
