@@ -7,7 +7,6 @@ command module imports the heavy libraries only inside its task function.
 from __future__ import annotations
 
 import importlib
-import re
 import sys
 from pathlib import Path
 
@@ -61,26 +60,44 @@ def _help_text() -> str:
     return HELP.format(commands="\n".join(lines))
 
 
+def _parsed(args: list[str]) -> list:
+    """The key=value arguments as Hydra's own override parser reads them (flags left out)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    values = [arg for arg in args if "=" in arg and not arg.startswith("-")]
+    try:
+        return OverridesParser.create().parse_overrides(values)
+    except Exception:  # a malformed override: Hydra itself reports it with its own message
+        return []
+
+
+def _config_dirs(args: list[str]) -> list[Path]:
+    """The shipped config tree and any folder given with -cd/--config-dir."""
+    import aecli.configs  # the shipped config tree: a tiny package, no heavy imports
+
+    folders = [Path(aecli.configs.__file__).parent]
+    for i, arg in enumerate(args):
+        if arg in ("-cd", "--config-dir") and i + 1 < len(args):
+            folders.append(Path(args[i + 1]))
+        elif arg.startswith(("--config-dir=", "-cd=")):
+            folders.append(Path(arg.split("=", 1)[1]))
+    return folders
+
+
 def _unknown_regularizer(args: list[str]) -> str | None:
     """Name an unknown option in `regularizer=...` before Hydra composes the config.
 
     Hydra's own message for a list group does not list the valid choices; this one does.
     Options come from the shipped configs and any folder given with -cd/--config-dir.
     """
-    import aecli.configs  # the shipped config tree: a tiny package, no heavy imports
-
-    folders = [Path(aecli.configs.__file__).parent / "regularizer"]
     names: list[str] = []
-    for i, arg in enumerate(args):
-        if arg in ("-cd", "--config-dir") and i + 1 < len(args):
-            folders.append(Path(args[i + 1]) / "regularizer")
-        elif arg.startswith(("--config-dir=", "-cd=")):
-            folders.append(Path(arg.split("=", 1)[1]) / "regularizer")
-        match = re.fullmatch(r"[+~]?regularizer=([\w,\[\] ]*)", arg)
-        if match:
-            names += [n for n in re.split(r"[,\[\]\s]+", match.group(1)) if n]
+    for override in _parsed(args):
+        if override.key_or_group == "regularizer" and not override.is_delete():
+            value = override.value()
+            names += [str(v) for v in value] if isinstance(value, list) else [str(value)]
     if not names:
         return None
+    folders = [folder / "regularizer" for folder in _config_dirs(args)]
     available = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
     unknown = [n for n in names if n not in available]
     if not unknown or not available:
@@ -105,8 +122,9 @@ def _missing_plugin(args: list[str]) -> str | None:
     only say that the config option does not exist). A +search=... config uses Optuna."""
     import importlib.util
 
-    for arg in args:
-        wanted = "hydra/sweeper=optuna" if re.fullmatch(r"\+{0,2}search=.+", arg) else arg
+    for override in _parsed(args):
+        key, value = override.key_or_group, override.value()
+        wanted = "hydra/sweeper=optuna" if key == "search" else f"{key}={value}"
         if wanted in PLUGINS:
             module, package = PLUGINS[wanted]
             try:
@@ -122,14 +140,14 @@ def _resume_in_place(args: list[str]) -> list[str]:
     """`resume=RUN_DIR` runs in RUN_DIR itself, and Hydra must not replace its saved config
     files there: add hydra.run.dir=RUN_DIR and hydra.output_subdir=null (a different
     hydra.run.dir given by the user is refused later, with one line)."""
-    for arg in args:
-        match = re.fullmatch(r"\+{0,2}resume=(.+)", arg)
-        if match and match.group(1) != "null":
-            extra = ["hydra.output_subdir=null"]
-            if not any(a.startswith("hydra.run.dir=") for a in args):
-                extra.append(f"hydra.run.dir={match.group(1)}")
-            return [*args, *extra]
-    return args
+    parsed = {override.key_or_group: override for override in _parsed(args)}
+    resume = parsed.get("resume")
+    if resume is None or resume.value() is None:
+        return args
+    extra = ["hydra.output_subdir=null"]
+    if "hydra.run.dir" not in parsed:
+        extra.append(f"hydra.run.dir={resume.value()}")
+    return [*args, *extra]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from aecli.data import Split
-from aecli.jacobian import squared_jacobian_norm
+from aecli.models.jacobian import squared_jacobian_norm
 from aecli.models import Autoencoder
 
 

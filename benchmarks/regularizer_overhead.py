@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from aecli.likelihoods import build_likelihood
 from aecli.models import build_model
 from aecli.regularizers import build_regularizers
-from aecli.training import loss_terms
+from aecli.engine.steps import loss_terms
 
 ROOT = Path(__file__).resolve().parents[1] / "configs"
 

@@ -43,8 +43,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference import ReferenceLoop  # noqa: E402
 
-from aecli.build import build_experiment  # noqa: E402
-from aecli.training import build_optimizer, encode_split, evaluate_split, fit, make_step_loss  # noqa: E402
+from aecli.engine.build import build_experiment  # noqa: E402
+from aecli.engine.loop import fit  # noqa: E402
+from aecli.engine.optim import build_optimizer, make_step_loss  # noqa: E402
+from aecli.engine.steps import encode_split, evaluate_split  # noqa: E402
 
 # name -> (description, overrides); every config is MNIST with the Bernoulli likelihood.
 CONFIGS: dict[str, tuple[str, list[str]]] = {
@@ -292,7 +294,7 @@ def bench_tsne(sizes: list[int], args: argparse.Namespace, device: torch.device)
     """t-SNE seconds for the 20-D codes of n test images with aecli's settings (scikit-learn),
     and openTSNE beside it when installed. The codes are the benchmarked VAE's after training,
     or, when the VAE was not run, an untrained one's (timing depends mostly on n)."""
-    from aecli.latents import embed_codes
+    from aecli.report.latents import embed_codes
 
     codes = getattr(args, "trained_codes", None)
     if codes is None:
@@ -317,7 +319,7 @@ def _opentsne_seconds(codes: torch.Tensor) -> float | None:
     backend check would stop with a UserError)."""
     import importlib.util
 
-    from aecli.latents import embed_codes
+    from aecli.report.latents import embed_codes
 
     if importlib.util.find_spec("openTSNE") is None:
         return None

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import run_aecli
+from conftest import run_aecli, run_cli
 
 
 def test_help_lists_commands_without_importing_torch():
@@ -32,19 +32,19 @@ def test_console_script_help_and_unknown_command():
 
 
 def test_train_cfg_job_shows_resolved_groups():
-    out = run_aecli("train", "--cfg", "job", "dataset=damped_oscillation", "model.latent_dim=3").stdout
+    out = run_cli("train", "--cfg", "job", "dataset=damped_oscillation", "model.latent_dim=3").stdout
     assert "name: damped_oscillation" in out
     assert "latent_dim: 3" in out
 
 
 def test_mnist_selects_bernoulli_unless_overridden():
-    assert "name: bernoulli" in run_aecli("train", "--cfg", "job", "dataset=mnist").stdout
-    out = run_aecli("train", "--cfg", "job", "dataset=mnist", "likelihood=gaussian").stdout
+    assert "name: bernoulli" in run_cli("train", "--cfg", "job", "dataset=mnist").stdout
+    out = run_cli("train", "--cfg", "job", "dataset=mnist", "likelihood=gaussian").stdout
     assert "name: gaussian" in out
 
 
 def test_train_help_names_groups():
-    out = run_aecli("train", "--help").stdout
+    out = run_cli("train", "--help").stdout
     assert "aecli train" in out
     assert "dataset: damped_oscillation, lines, mnist, variance_mnist" in out
     assert "model: conv, linear, mlp" in out
@@ -52,8 +52,8 @@ def test_train_help_names_groups():
 
 @pytest.mark.parametrize("command", ["evaluate", "visualize-latents"])
 def test_run_commands_show_help_and_refuse_a_missing_run_in_one_line(command, tmp_path):
-    assert "run: ???" in run_aecli(command, "--help").stdout
-    result = run_aecli(command, f"run={tmp_path / 'nowhere'}", check=False, cwd=tmp_path)
+    assert "run: ???" in run_cli(command, "--help").stdout
+    result = run_cli(command, f"run={tmp_path / 'nowhere'}", check=False, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"aecli {command}: error: run directory {tmp_path / 'nowhere'} does not exist; "
@@ -87,7 +87,7 @@ def test_run_commands_show_help_and_refuse_a_missing_run_in_one_line(command, tm
     ],
 )
 def test_user_errors_are_one_line_without_traceback(overrides, message, tmp_path):
-    result = run_aecli("train", *overrides, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, check=False)
+    result = run_cli("train", *overrides, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, check=False)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -96,7 +96,7 @@ def test_user_errors_are_one_line_without_traceback(overrides, message, tmp_path
 
 
 def test_unknown_option_names_the_valid_choices(tmp_path):
-    result = run_aecli("train", "model=transformer", cwd=tmp_path, check=False)
+    result = run_cli("train", "model=transformer", cwd=tmp_path, check=False)
     assert result.returncode != 0
     assert "Available options in 'model'" in result.stderr
     assert "mlp" in result.stderr
@@ -104,7 +104,7 @@ def test_unknown_option_names_the_valid_choices(tmp_path):
 
 
 def test_unknown_key_is_named_without_traceback(tmp_path):
-    result = run_aecli("train", "trainer.epoch=3", cwd=tmp_path, check=False)
+    result = run_cli("train", "trainer.epoch=3", cwd=tmp_path, check=False)
     assert result.returncode != 0
     assert "Could not override 'trainer.epoch'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -112,14 +112,14 @@ def test_unknown_key_is_named_without_traceback(tmp_path):
 
 
 def test_corrupted_mnist_file_is_one_line_through_the_command(tmp_path):
-    from test_data_mnist import write_fake_mnist
+    from conftest import write_fake_mnist
 
     raw = tmp_path / "data" / "MNIST" / "raw"
     write_fake_mnist(raw, gz=False)
     labels = raw / "train-labels-idx1-ubyte"
     labels.write_bytes(labels.read_bytes()[:-7])  # truncated
     before = labels.read_bytes()
-    result = run_aecli(
+    result = run_cli(
         "train", "dataset=mnist", f"data.root={tmp_path / 'data'}", "dataset.val_size=10",
         f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, check=False,
     )

@@ -8,10 +8,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from aecli.errors import UserError, report_user_errors
+from aecli.commands.app import report_user_errors
 
 OWN_KEYS = {"run", "checkpoint", "probe", "mig_bins", "factor_corr_method", "sparsity_threshold", "nll_iw_samples"}
-CORRELATIONS = ("spearman", "pearson")
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="evaluate")
@@ -24,22 +23,27 @@ def evaluate(cfg: DictConfig) -> dict:
     """Score the run named by `cfg.run`; returns the metrics written."""
     import time
 
-    from aecli.runs import command_overrides, load_run, merge_metrics, read_metrics
+    from aecli.config.keys import EVALUATE
+    from aecli.config.validate import validate_command_config
+    from aecli.runs.open import command_overrides, load_run
+    from aecli.runs.store import merge_metrics, read_metrics
 
     started = time.perf_counter()
-    check_settings(cfg)
+    validate_command_config(cfg, EVALUATE)
     run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
     read_metrics(run.path)  # a damaged metrics.json stops us before the work, not after
 
     from torch.utils.tensorboard import SummaryWriter
 
-    from aecli.evaluation import evaluate_run, format_report, log_to_tensorboard
+    from aecli.evaluation.report import format_report
+    from aecli.evaluation.scores import evaluate_run
+    from aecli.report.tensorboard import log_evaluation
 
     evaluation = evaluate_run(run, cfg)
     merge_metrics(run.path, evaluation.metrics)
     report = format_report(run, evaluation, cfg)
     with SummaryWriter(str(run.path / "tensorboard")) as writer:
-        log_to_tensorboard(writer, evaluation, report, run.epoch)
+        log_evaluation(writer, evaluation, report, run.epoch)
     print(report)
     print(f"evaluated in {time.perf_counter() - started:.1f}s; metrics merged into {run.path / 'metrics.json'}")
     return evaluation.metrics
@@ -57,21 +61,3 @@ def evaluate_finished_run(run_dir: Path) -> dict:
         settings.pop(key)
     settings.run = str(run_dir)
     return evaluate(settings)
-
-
-def check_settings(settings: DictConfig) -> None:
-    """Refuse evaluate settings that cannot work, before any run is opened."""
-
-    def positive_int(key: str, value: object, least: int = 1) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise UserError(f"{key} must be an integer >= {least}, got {value!r}")
-
-    positive_int("probe.knn_k", settings.probe.knn_k)
-    positive_int("probe.max_iter", settings.probe.max_iter)
-    positive_int("mig_bins", settings.mig_bins, least=2)
-    positive_int("nll_iw_samples", settings.nll_iw_samples)
-    if settings.factor_corr_method not in CORRELATIONS:
-        raise UserError(f"factor_corr_method={settings.factor_corr_method} is unknown; choose one of {', '.join(CORRELATIONS)}")
-    threshold = settings.sparsity_threshold
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
-        raise UserError(f"sparsity_threshold must be a number > 0, got {threshold!r}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from aecli.errors import report_user_errors
+from aecli.commands.app import report_user_errors
 
 OWN_KEYS = {"run", "checkpoint", "method", "num_points", "perplexity", "seed", "embedding_projector", "max_iter", "backend"}
 
@@ -21,30 +21,27 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
     """Draw the codes of the run named by `cfg.run`; returns the PNG files written."""
     import time
 
-    from aecli.errors import UserError
-    from aecli.runs import command_overrides, load_run
+    from aecli.config.keys import VISUALIZE_LATENTS
+    from aecli.config.validate import validate_command_config
+    from aecli.runs.open import command_overrides, load_run
 
     started = time.perf_counter()
-    if not isinstance(cfg.num_points, int) or cfg.num_points < 2:
-        raise UserError(f"num_points must be an integer >= 2, got {cfg.num_points!r}")
-    if isinstance(cfg.perplexity, bool) or not isinstance(cfg.perplexity, (int, float)) or not cfg.perplexity > 0:
-        raise UserError(f"perplexity must be a number > 0, got {cfg.perplexity!r}")
+    validate_command_config(cfg, VISUALIZE_LATENTS)
     if cfg.method == "tsne":
-        from aecli.latents import check_tsne_backend, check_tsne_max_iter
+        from aecli.report.latents import check_tsne_backend
 
-        check_tsne_max_iter("max_iter", cfg.max_iter)
         check_tsne_backend(cfg.backend)
     run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
 
     from torch.utils.tensorboard import SummaryWriter
 
-    from aecli.latents import check_method, draw_latents
+    from aecli.report.latents import check_method, draw_latents
 
     model, data = run.experiment.model, run.experiment.data
     check_method(cfg.method, model.latent_dim)
     # A 2-D code is also drawn as it is: the direct scatter costs nothing.
     methods = [cfg.method] + (["scatter"] if model.latent_dim == 2 and cfg.method != "scatter" else [])
-    seed = int(run.cfg.get("seed", 0) if cfg.seed is None else cfg.seed)
+    seed = run.cfg.seed if cfg.seed is None else cfg.seed
 
     written = []
     with SummaryWriter(str(run.path / "tensorboard")) as writer:
@@ -52,7 +49,7 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
             png = run.path / f"latent_{method}.png"
             embedding = draw_latents(
                 model, data, method, cfg.num_points, float(cfg.perplexity), seed, png, writer, run.epoch,
-                int(run.cfg.trainer.eval_batch_size), projector=bool(cfg.embedding_projector) and i == 0,
+                run.cfg.trainer.eval_batch_size, projector=cfg.embedding_projector and i == 0,
                 backend=cfg.backend, max_iter=cfg.max_iter,
             )
             written.append(str(png))

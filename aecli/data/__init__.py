@@ -1,29 +1,19 @@
-"""Datasets: one loader per option of the `dataset` config group."""
+"""Datasets: one module per option of the `dataset` config group, each registered in DATASETS."""
 
 from __future__ import annotations
 
-from typing import Callable
-
 from omegaconf import DictConfig
 
-from aecli.data.base import Dataset, Split
-from aecli.data.mnist import load_mnist, load_variance_mnist
-from aecli.data.synthetic import load_synthetic
-from aecli.errors import UserError
+from aecli.registry import Registry
 
-__all__ = ["Dataset", "Split", "build_dataset", "LOADERS"]
+DATASETS = Registry("dataset", __name__)
 
-LOADERS: dict[str, Callable[[DictConfig, DictConfig], Dataset]] = {
-    "mnist": load_mnist,
-    "variance_mnist": load_variance_mnist,
-    "damped_oscillation": lambda cfg, data_cfg: load_synthetic(cfg),
-    "lines": lambda cfg, data_cfg: load_synthetic(cfg),
-}
+from aecli.data.base import Dataset, Split  # noqa: E402  (after DATASETS: option modules import it)
+
+__all__ = ["DATASETS", "Dataset", "Split", "build_dataset"]
 
 
 def build_dataset(dataset_cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
-    """Load the dataset named by `dataset_cfg.name` (on the CPU; move it with `.to`)."""
-    loader = LOADERS.get(dataset_cfg.name)
-    if loader is None:
-        raise UserError(f"unknown dataset {dataset_cfg.name!r}; choose one of {', '.join(LOADERS)}")
-    return loader(dataset_cfg, data_cfg)
+    """Load the dataset `dataset_cfg` names (on the CPU; move it with `.to`); `data_cfg` says
+    where files live (`data.root`) and whether they may be downloaded."""
+    return DATASETS.build(dataset_cfg, data_cfg)

@@ -78,10 +78,7 @@ def _on(value: Tensor | float, like: Tensor) -> Tensor | float:
 def split_indices(
     num_samples: int, val_fraction: float, test_fraction: float, generator: torch.Generator
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """A seeded random partition into train, val and test indices."""
-    for key, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 < fraction < 1.0:
-            raise UserError(f"dataset.{key} must lie in (0, 1), got {fraction}")
+    """A seeded random partition into train, val and test indices (fractions in (0, 1))."""
     num_val = max(1, round(num_samples * val_fraction))
     num_test = max(1, round(num_samples * test_fraction))
     if num_val + num_test >= num_samples:

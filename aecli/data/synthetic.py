@@ -1,42 +1,48 @@
-"""The generated 1-D datasets: damped oscillations and straight lines.
-
-Each sample is a curve evaluated at `num_points` positions; the generating factors
-that made it are kept beside it, so plots and metrics can ask which latent holds which.
+"""What the generated 1-D datasets share (damped_oscillation.py, lines.py): factors drawn at
+random or on a grid, curves evaluated at `num_points` positions, noise, a seeded split and
+optional standardization. The generating factors are kept beside each curve, so plots and
+metrics can ask which latent holds which.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
+from aecli.config.schema import Choice, Float, FloatRange, Int
 from aecli.data.base import Dataset, Split, split_indices
-from aecli.errors import UserError
 
-NORMALIZATIONS = ("none", "standardize")
-
-
-def damped_oscillation(factors: Tensor, t: Tensor) -> Tensor:
-    """x(t) = exp(-b t / 2) cos(sqrt(k) (1 - b^2 / (4 k)) t) for factor rows (k, b).
-
-    The frequency term is written exactly as in the lecture notes.
-    """
-    k, b = factors[:, :1], factors[:, 1:2]
-    return torch.exp(-b * t / 2) * torch.cos(torch.sqrt(k) * (1 - b**2 / (4 * k)) * t)
-
-
-def line(factors: Tensor, x: Tensor) -> Tensor:
-    """y = a x + b for factor rows (a, b)."""
-    return factors[:, :1] * x + factors[:, 1:2]
-
-
-# name -> (curve function, axis key, axis name, factor names)
-FAMILIES = {
-    "damped_oscillation": (damped_oscillation, "t_range", "t", ("k", "b")),
-    "lines": (line, "x_range", "x", ("a", "b")),
+FRACTION = Float(min=0, max=1, min_open=True, max_open=True)
+SETTINGS = {
+    "num_points": Int(min=2),
+    "sampling": Choice("random", "grid", message="{key} must be 'random' or 'grid', got {value!r}"),
+    "num_samples": Int(min=3),
+    "grid_size": Int(min=2),
+    "noise_std": Float(min=0),
+    "normalize": Choice("none", "standardize"),
+    "val_fraction": FRACTION,
+    "test_fraction": FRACTION,
+    "seed": Int(min=0),
 }
+
+
+@dataclass(frozen=True)
+class CurveFamily:
+    """A family of curves: `curve(factors (N, F), axis (P,)) -> (N, P)`, its axis and factors."""
+
+    curve: Callable[[Tensor, Tensor], Tensor]
+    axis_key: str
+    axis_name: str
+    factor_names: tuple[str, ...]
+
+    @property
+    def settings(self) -> dict:
+        ranges = {f"{name}_range": FloatRange() for name in self.factor_names}
+        return {**SETTINGS, self.axis_key: FloatRange(), **ranges}
 
 
 def draw_factors(
@@ -48,36 +54,23 @@ def draw_factors(
 ) -> Tensor:
     """Factor rows (N, F): `num_samples` uniform draws, or the full grid_size^F grid."""
     if sampling == "random":
-        if num_samples < 3:
-            raise UserError(f"dataset.num_samples must be at least 3, got {num_samples}")
         low = torch.tensor([r[0] for r in ranges], dtype=torch.float64)
         high = torch.tensor([r[1] for r in ranges], dtype=torch.float64)
         return low + (high - low) * torch.rand(num_samples, len(ranges), generator=generator, dtype=torch.float64)
-    if sampling == "grid":
-        if grid_size < 2:
-            raise UserError(f"dataset.grid_size must be at least 2, got {grid_size}")
-        axes = [torch.linspace(r[0], r[1], grid_size, dtype=torch.float64) for r in ranges]
-        return torch.cartesian_prod(*axes)
-    raise UserError(f"dataset.sampling must be 'random' or 'grid', got {sampling!r}")
+    axes = [torch.linspace(r[0], r[1], grid_size, dtype=torch.float64) for r in ranges]
+    return torch.cartesian_prod(*axes)
 
 
-def load_synthetic(cfg: DictConfig) -> Dataset:
-    """Generate, split and normalize one of the curve families named by `cfg.name`."""
-    curve, axis_key, axis_name, factor_names = FAMILIES[cfg.name]
-    ranges = [_range(cfg, f"{name}_range") for name in factor_names]
-    axis_range = _range(cfg, axis_key)
-    if cfg.num_points < 2:
-        raise UserError(f"dataset.num_points must be at least 2, got {cfg.num_points}")
-    if cfg.noise_std < 0:
-        raise UserError(f"dataset.noise_std must be >= 0, got {cfg.noise_std}")
-    if cfg.normalize not in NORMALIZATIONS:
-        raise UserError(f"dataset.normalize must be one of {', '.join(NORMALIZATIONS)}, got {cfg.normalize!r}")
+def load_curves(family: CurveFamily, cfg: DictConfig) -> Dataset:
+    """Generate, split and normalize curves of `family` as `cfg` (a dataset option) says."""
+    ranges = [tuple(cfg[f"{name}_range"]) for name in family.factor_names]
+    axis_range = cfg[family.axis_key]
 
     # Separate streams for factors, split and noise: a noisy variant keeps the same curves and split.
     factor_gen, split_gen, noise_gen = (torch.Generator().manual_seed(int(cfg.seed) * 3 + i) for i in range(3))
     factors = draw_factors(ranges, cfg.sampling, int(cfg.num_samples), int(cfg.grid_size), factor_gen)
     axis = torch.linspace(axis_range[0], axis_range[1], int(cfg.num_points), dtype=torch.float64)
-    x = curve(factors, axis)
+    x = family.curve(factors, axis)
     if cfg.noise_std > 0:
         x = x + cfg.noise_std * torch.randn(x.shape, generator=noise_gen, dtype=torch.float64)
 
@@ -96,16 +89,9 @@ def load_synthetic(cfg: DictConfig) -> Dataset:
         val=split(val_idx),
         test=split(test_idx),
         kind="signal",
-        factor_names=factor_names,
+        factor_names=family.factor_names,
         axis=axis.float(),
-        axis_name=axis_name,
+        axis_name=family.axis_name,
         x_offset=offset.float(),
         x_scale=scale.float(),
     )
-
-
-def _range(cfg: DictConfig, key: str) -> tuple[float, float]:
-    value = cfg[key]
-    if len(value) != 2 or not (math.isfinite(value[0]) and math.isfinite(value[1])) or value[0] >= value[1]:
-        raise UserError(f"dataset.{key} must be two finite numbers [low, high] with low < high, got {list(value)}")
-    return float(value[0]), float(value[1])

@@ -86,8 +86,29 @@ class Autoencoder(nn.Module):
 
     @property
     def variational(self) -> bool:
-        """True for a Gaussian bottleneck (a VAE): codes are sampled and a prior N(0, I) exists."""
+        """True for a Gaussian bottleneck (a VAE): codes are sampled and a prior N(0, I) exists.
+        The one place this is answered; outside models/ only regularizers/vae asks."""
         return self.bottleneck.variational
+
+    @property
+    def is_linear(self) -> bool:
+        """True when encoder and decoder are affine maps (a linear autoencoder): its decoder
+        then spans a subspace that can be compared with PCA's."""
+        return False
+
+    def sample_prior(self, count: int, generator: torch.Generator) -> Tensor | None:
+        """`count` codes from the model's prior on its device, or None when it has none (not generative)."""
+        codes = self.bottleneck.sample_prior(count, self.latent_dim, generator)
+        return None if codes is None else codes.to(next(self.parameters()).device)
+
+    def stages(self) -> list[Autoencoder]:
+        """The shallow autoencoders of greedy layer-wise pretraining (aecli.engine.stacked)."""
+        raise UserError("trainer.pretrain=layerwise stacks the layers of model=mlp (not a VAE); use model=mlp and no vae")
+
+    def filters(self) -> tuple[str, Tensor] | None:
+        """Pictures of what the model learned, as (TensorBoard tag, weights (units, data dimensions)),
+        e.g. a dictionary's atoms; None when there is nothing to draw."""
+        return None
 
     def encode(self, x: Tensor) -> Tensor:
         """The deterministic code of `x`, (B, latent_dim): what plots and probes use
@@ -127,14 +148,6 @@ class Autoencoder(nn.Module):
         """A closed form of the per-sample ||d encode / dx||_F^2, or None (aecli.jacobian differentiates)."""
         return None
 
-    def log_pictures(self, writer: Any, data: Any, step: int) -> None:
-        """Pictures of the model itself at the end of training (e.g. a dictionary's atoms)."""
-
-
-def check_latent_dim(latent_dim: int) -> int:
-    if not isinstance(latent_dim, int) or latent_dim < 1:
-        raise UserError(f"model.latent_dim must be a positive integer, got {latent_dim!r}")
-    return latent_dim
 
 
 def num_features(sample_shape: tuple[int, ...]) -> int:
@@ -145,4 +158,4 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["Autoencoder", "activation", "check_latent_dim", "num_features", "count_parameters"]
+__all__ = ["Autoencoder", "activation", "num_features", "count_parameters"]

@@ -18,6 +18,7 @@ class Bottleneck(nn.Module):
 
     outputs_per_latent: int = 1
     variational: bool = False
+    label: str = "plain"  # how the start line names the code layer
 
     def forward(self, h: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """The code the decoder sees during a pass, and statistics for regularizers."""
@@ -26,6 +27,10 @@ class Bottleneck(nn.Module):
     def mean(self, h: Tensor) -> Tensor:
         """The deterministic code (what plots and probes use)."""
         return h
+
+    def sample_prior(self, count: int, latent_dim: int, generator: torch.Generator) -> Tensor | None:
+        """`count` codes drawn from the prior (on the CPU), or None: a plain code has no prior."""
+        return None
 
 
 class GaussianBottleneck(Bottleneck):
@@ -38,6 +43,7 @@ class GaussianBottleneck(Bottleneck):
 
     outputs_per_latent = 2
     variational = True
+    label = "Gaussian"
 
     def forward(self, h: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         mean, logvar = h.chunk(2, dim=1)
@@ -46,6 +52,10 @@ class GaussianBottleneck(Bottleneck):
 
     def mean(self, h: Tensor) -> Tensor:
         return h.chunk(2, dim=1)[0]
+
+    def sample_prior(self, count: int, latent_dim: int, generator: torch.Generator) -> Tensor:
+        """Draws from the prior N(0, I)."""
+        return torch.randn(count, latent_dim, generator=generator)
 
 
 __all__ = ["Bottleneck", "GaussianBottleneck"]

@@ -7,9 +7,20 @@ from typing import Sequence
 from omegaconf import DictConfig
 from torch import nn
 
+from aecli.config.schema import Bool, Choice, Int, IntList
 from aecli.errors import UserError
-from aecli.models.base import Autoencoder, activation, check_latent_dim
+from aecli.models import MODELS
+from aecli.models.base import ACTIVATIONS, Autoencoder, activation
 from aecli.models.bottleneck import Bottleneck
+
+SETTINGS = {
+    "channels": IntList(min=1, nonempty=True),
+    "kernel_size": Int(min=1),
+    "latent_dim": Int(min=1),
+    "activation": Choice(*ACTIVATIONS),
+    "tied_weights": Bool(),
+    "input_gain": Bool(),
+}
 
 
 class ConvAutoencoder(Autoencoder):
@@ -59,6 +70,7 @@ class ConvAutoencoder(Autoencoder):
         )
 
 
+@MODELS.register("conv", settings=SETTINGS)
 def build_conv(
     cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck
 ) -> ConvAutoencoder:
@@ -67,20 +79,11 @@ def build_conv(
             f"model=conv needs image data (channels x height x width), but this dataset gives 1-D signals "
             f"of length {sample_shape[0]}; use model=mlp or model=linear"
         )
-    if cfg.get("tied_weights", False):
+    if cfg.tied_weights:
         raise UserError("model.tied_weights is for the mlp and linear models; set it to false with model=conv")
-    channels = list(cfg.channels)
-    if not channels or any(not isinstance(c, int) or c < 1 for c in channels):
-        raise UserError(f"model.channels must be a non-empty list of positive integers, got {channels}")
-    if cfg.kernel_size < 1 or cfg.kernel_size % 2 == 0:
+    if cfg.kernel_size % 2 == 0:
         raise UserError(f"model.kernel_size must be a positive odd integer, got {cfg.kernel_size}")
     return ConvAutoencoder(
-        sample_shape,
-        channels,
-        check_latent_dim(cfg.latent_dim),
-        kernel_size=int(cfg.kernel_size),
-        activation_name=cfg.activation,
-        num_params=num_params,
-        bottleneck=bottleneck,
-        input_gain=bool(cfg.get("input_gain", False)),  # .get: older runs lack the key
+        sample_shape, list(cfg.channels), cfg.latent_dim, kernel_size=cfg.kernel_size, activation_name=cfg.activation,
+        num_params=num_params, bottleneck=bottleneck, input_gain=cfg.input_gain,
     )

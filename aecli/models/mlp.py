@@ -1,4 +1,4 @@
-"""Fully connected autoencoders: the MLP bottleneck and the linear autoencoder.
+"""The fully connected bottleneck autoencoder (the linear autoencoder is its affine special case: linear.py).
 
 With `tied_weights` the decoder's weight matrices are the transposes of the
 encoder's (in mirrored order); each decoder layer keeps its own bias.
@@ -12,8 +12,10 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from aecli.config.schema import Bool, Choice, Int, IntList
 from aecli.errors import UserError
-from aecli.models.base import Autoencoder, activation, check_latent_dim, num_features
+from aecli.models import MODELS
+from aecli.models.base import ACTIVATIONS, Autoencoder, activation, num_features
 from aecli.models.bottleneck import Bottleneck
 
 
@@ -88,6 +90,39 @@ class MLPAutoencoder(Autoencoder):
             encoder, decoder, latent_dim, sample_shape, num_params, bottleneck,
             hidden_layers=hidden_layers, input_gain=input_gain,
         )
+        self._affine = activation_name is None or not hidden_dims
+        self._affine = self._affine and code_activation is None and not input_gain and not bottleneck.variational
+
+    @property
+    def is_linear(self) -> bool:
+        return self._affine
+
+    def stages(self) -> list[Autoencoder]:
+        """One shallow autoencoder per encoder layer, sharing this network's modules (not copies):
+        stage k is encoder layer k (with its activation) and the decoder layer that mirrors it
+        (tied when the model ties weights). Stage 1 sees the data, stage k > 1 the flat features
+        of layer k - 1, so training a stage trains those layers of the full network in place."""
+        if self.variational:
+            raise UserError("trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer")
+        groups: list[list[nn.Module]] = []
+        for module in (m for m in self.encoder if not isinstance(m, nn.Flatten)):
+            if isinstance(module, (nn.Linear, TiedLinear)):
+                groups.append([module])
+            else:
+                groups[-1].append(module)  # the activation after that linear layer
+        if len(groups) < 2:
+            raise UserError("trainer.pretrain=layerwise needs at least one hidden layer; set model.hidden_dims (e.g. [256,64])")
+        decoder_linears = [m for m in self.decoder if isinstance(m, (nn.Linear, TiedLinear))]
+        stages = []
+        for k, layers in enumerate(groups, start=1):
+            first = k == 1
+            encoder = nn.Sequential(*([nn.Flatten()] if first else []), *layers)
+            decoder = nn.Sequential(decoder_linears[len(groups) - k])
+            stages.append(Autoencoder(
+                encoder, decoder, layers[0].out_features, self.sample_shape if first else (layers[0].in_features,),
+                num_params=self.num_params if first else 1, input_gain=self.input_gain and first,
+            ))
+        return stages
 
 
 def _interleave(layers: list[nn.Module], activation_name: str | None) -> list[nn.Module]:
@@ -100,36 +135,26 @@ def _interleave(layers: list[nn.Module], activation_name: str | None) -> list[nn
     return out
 
 
-def build_mlp(
-    cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck
-) -> MLPAutoencoder:
-    hidden_dims = list(cfg.hidden_dims)
-    if any(not isinstance(h, int) or h < 1 for h in hidden_dims):
-        raise UserError(f"model.hidden_dims must be a list of positive integers, got {hidden_dims}")
+SETTINGS = {
+    "hidden_dims": IntList(min=1),
+    "latent_dim": Int(min=1),
+    "activation": Choice(*ACTIVATIONS),
+    "tied_weights": Bool(),
+    "code_activation": Choice(*ACTIVATIONS, nullable=True),
+    "input_gain": Bool(),
+}
+
+
+@MODELS.register("mlp", settings=SETTINGS)
+def build_mlp(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck) -> MLPAutoencoder:
     return MLPAutoencoder(
         sample_shape,
-        hidden_dims,
-        check_latent_dim(cfg.latent_dim),
+        list(cfg.hidden_dims),
+        cfg.latent_dim,
         activation_name=cfg.activation,
-        tied_weights=bool(cfg.tied_weights),
+        tied_weights=cfg.tied_weights,
         num_params=num_params,
         bottleneck=bottleneck,
-        # .get: runs saved before these keys existed still rebuild
-        code_activation=cfg.get("code_activation"),
-        input_gain=bool(cfg.get("input_gain", False)),
-    )
-
-
-def build_linear(
-    cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck
-) -> MLPAutoencoder:
-    return MLPAutoencoder(
-        sample_shape,
-        [],
-        check_latent_dim(cfg.latent_dim),
-        activation_name=None,
-        tied_weights=bool(cfg.tied_weights),
-        bias=bool(cfg.bias),
-        num_params=num_params,
-        bottleneck=bottleneck,
+        code_activation=cfg.code_activation,
+        input_gain=cfg.input_gain,
     )

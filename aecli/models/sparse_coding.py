@@ -30,11 +30,21 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from aecli.config.schema import Bool, Choice, Float, Int
 from aecli.errors import UserError
-from aecli.models.base import Autoencoder, Forward, check_latent_dim, num_features
+from aecli.models import MODELS
+from aecli.models.base import Autoencoder, Forward, num_features
 from aecli.models.bottleneck import Bottleneck
 
 METHODS = ("ista", "fista")
+SETTINGS = {
+    "latent_dim": Int(min=1),
+    "lambda": Float(min=0),
+    "inference": Choice(*METHODS),
+    "iterations": Int(min=1),
+    "psd": Bool(),
+    "psd_weight": Float(min=0),
+}
 
 
 def soft_threshold(v: Tensor, threshold: float | Tensor) -> Tensor:
@@ -186,7 +196,7 @@ class SparseCoding(Autoencoder):
         self.normalize_atoms()
 
     def check(self, likelihood: Any, regularizers: list[Any], data: Any) -> None:
-        if getattr(likelihood, "name", None) != "gaussian":
+        if not likelihood.squared_error:
             raise UserError("model=sparse_coding minimizes squared error; use likelihood=gaussian")
         if regularizers:
             names = ",".join(r.name for r in regularizers)
@@ -212,13 +222,12 @@ class SparseCoding(Autoencoder):
             trace = (1.0 / torch.linalg.eigvalsh(masked)).sum(1)
         return trace - (1 - active).sum(1)
 
-    def log_pictures(self, writer: Any, data: Any, step: int) -> None:
-        """The atoms as images (image data) or curves (1-D data), in TensorBoard under `dictionary/atoms`."""
-        from aecli.reporting import log_atoms
-
-        log_atoms(writer, self.dictionary.detach(), data, step)
+    def filters(self) -> tuple[str, Tensor]:
+        """The atoms (the columns of D), drawn as images (image data) or curves (1-D data)."""
+        return "dictionary/atoms", self.dictionary.detach().T
 
 
+@MODELS.register("sparse_coding", settings=SETTINGS)
 def build_sparse_coding(
     cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck
 ) -> SparseCoding:
@@ -226,19 +235,9 @@ def build_sparse_coding(
         raise UserError("model=sparse_coding infers its codes by ISTA and cannot be a VAE; drop vae from regularizer")
     if num_params != 1:
         raise UserError("model=sparse_coding reconstructs with squared error; use likelihood=gaussian")
-    lam, iterations, method = cfg["lambda"], cfg.iterations, cfg.inference
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-        raise UserError(f"model.lambda must be a number >= 0, got {lam!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise UserError(f"model.iterations must be a positive integer, got {iterations!r}")
-    if method not in METHODS:
-        raise UserError(f"model.inference={method} is unknown; choose one of {', '.join(METHODS)}")
-    psd_weight = cfg.psd_weight
-    if isinstance(psd_weight, bool) or not isinstance(psd_weight, (int, float)) or not psd_weight >= 0:
-        raise UserError(f"model.psd_weight must be a number >= 0, got {psd_weight!r}")
     return SparseCoding(
-        tuple(sample_shape), check_latent_dim(cfg.latent_dim), float(lam), iterations, method,
-        psd=bool(cfg.psd), psd_weight=float(psd_weight),
+        tuple(sample_shape), cfg.latent_dim, float(cfg["lambda"]), cfg.iterations, cfg.inference,
+        psd=cfg.psd, psd_weight=float(cfg.psd_weight),
     )
 
 

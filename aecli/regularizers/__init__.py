@@ -1,29 +1,26 @@
-"""Regularizers: one class per option of the `regularizer` config group (a list)."""
+"""Regularizers: one module per option of the `regularizer` config group (a list), registered in REGULARIZERS."""
 
 from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from aecli.errors import UserError
-from aecli.regularizers.base import Regularizer
-from aecli.regularizers.contractive import Contractive
-from aecli.regularizers.denoising import Denoising
-from aecli.regularizers.l2 import L2
-from aecli.regularizers.sparse import SparseKL, SparseL1
-from aecli.regularizers.vae import VAE
+from aecli.registry import Registry
 
-__all__ = ["Regularizer", "REGULARIZERS", "VAE", "build_regularizers"]
+REGULARIZERS = Registry("regularizer", __name__)
 
-REGULARIZERS: dict[str, type[Regularizer]] = {
-    cls.name: cls for cls in (L2, Denoising, SparseKL, SparseL1, Contractive, VAE)
-}
+from aecli.models import Bottleneck  # noqa: E402
+from aecli.regularizers.base import Regularizer  # noqa: E402  (after REGULARIZERS: option modules import it)
+
+__all__ = ["REGULARIZERS", "Regularizer", "build_regularizers", "bottleneck_for"]
 
 
 def build_regularizers(cfg: DictConfig | None) -> list[Regularizer]:
     """One regularizer per key of `cfg` (the `regularizer` node), in the order chosen."""
-    regularizers = []
-    for name, settings in (cfg or {}).items():
-        if name not in REGULARIZERS:
-            raise UserError(f"unknown regularizer {name!r}; choose from {', '.join(REGULARIZERS)}")
-        regularizers.append(REGULARIZERS[name](settings))
-    return regularizers
+    return [REGULARIZERS.build(settings, name=name) for name, settings in (cfg or {}).items()]
+
+
+def bottleneck_for(regularizers: list[Regularizer]) -> Bottleneck:
+    """The code layer the chosen terms need: plain unless one asks for another (the VAE's KL
+    term asks for a Gaussian one)."""
+    wanted = {r.bottleneck for r in regularizers if r.bottleneck is not None}
+    return wanted.pop()() if wanted else Bottleneck()

@@ -9,17 +9,20 @@ warm-up) and `diagnostics` (named figures logged beside the loss, never optimize
 
 from __future__ import annotations
 
+from typing import Any
+
 from omegaconf import DictConfig
 from torch import Tensor
 
-from aecli.data import Dataset
-from aecli.errors import UserError
-from aecli.models import Autoencoder, Forward
+from aecli.data import Dataset, Split
+from aecli.likelihoods import Likelihood
+from aecli.models import Autoencoder, Bottleneck, Forward
 
 
 class Regularizer:
     name: str = ""
     needs_grad: bool = False  # True: the penalty differentiates the model, so evaluation cannot run in inference mode
+    bottleneck: type[Bottleneck] | None = None  # the code layer this term needs (a VAE's KL needs a Gaussian one)
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
@@ -46,8 +49,7 @@ class Regularizer:
     def check(self, model: Autoencoder, data: Dataset) -> None:
         """Raise a UserError, before training, when this regularizer cannot work here."""
 
-
-def check_weight(name: str, weight: float) -> float:
-    if not isinstance(weight, (int, float)) or weight < 0:
-        raise UserError(f"regularizer.{name}.weight must be a number >= 0, got {weight!r}")
-    return float(weight)
+    def evaluate(self, model: Autoencoder, likelihood: Likelihood, split: Split, settings: Any, batch_size: int) -> dict[str, float]:
+        """Figures of a trained model that only this term gives meaning to (the VAE's bounds),
+        for `aecli evaluate`; `settings` is the evaluate config."""
+        return {}

@@ -9,9 +9,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from aecli.config.schema import Choice, Float
 from aecli.data import Dataset
 from aecli.errors import UserError
 from aecli.models import Autoencoder
+from aecli.regularizers import REGULARIZERS
 from aecli.regularizers.base import Regularizer
 
 # Literature defaults for [0, 1] images, used when `level` is null.
@@ -23,13 +25,7 @@ class Denoising(Regularizer):
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        if cfg.noise not in DEFAULT_LEVELS:
-            raise UserError(
-                f"regularizer.denoising.noise={cfg.noise} is unknown; choose one of {', '.join(DEFAULT_LEVELS)}"
-            )
         self.noise = cfg.noise
-        if cfg.level is not None and (isinstance(cfg.level, bool) or not isinstance(cfg.level, (int, float))):
-            raise UserError(f"regularizer.denoising.level must be a number or null, got {cfg.level!r}")
         self.level = DEFAULT_LEVELS[self.noise] if cfg.level is None else float(cfg.level)
         if self.noise == "gaussian" and self.level < 0:
             raise UserError(f"regularizer.denoising.level (the Gaussian std) must be >= 0, got {self.level}")
@@ -52,3 +48,9 @@ class Denoising(Regularizer):
             return x.masked_fill(hit, 0.0)
         salt = torch.rand_like(x) < 0.5
         return torch.where(hit, torch.where(salt, self.high, self.low), x)
+
+
+REGULARIZERS.register(
+    "denoising",
+    settings={"noise": Choice(*DEFAULT_LEVELS), "level": Float(nullable=True, requirement="be a number or null")},
+)(Denoising)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from aecli.config.schema import Float
 from aecli.models import Autoencoder, Forward
-from aecli.regularizers.base import Regularizer, check_weight
+from aecli.regularizers import REGULARIZERS
+from aecli.regularizers.base import Regularizer
 
 
 class L2(Regularizer):
@@ -13,9 +15,12 @@ class L2(Regularizer):
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        self.weight = check_weight(self.name, cfg.weight)
+        self.weight = float(cfg.weight)
 
     def penalty(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
         # parameters() yields a tied (shared) matrix once, so it is penalized once.
         squared = sum(p.pow(2).sum() for name, p in model.named_parameters() if not name.endswith("bias"))
         return {self.name: self.weight * squared}
+
+
+REGULARIZERS.register("l2", settings={"weight": Float(min=0)})(L2)

@@ -1,8 +1,9 @@
 """The variational autoencoder: a Gaussian bottleneck plus a KL term.
 
-`regularizer=vae` makes `build_experiment` give the model a Gaussian code layer
-(q(z|x) = N(mean, diag(exp(logvar))), sampled by reparameterization); this regularizer
-adds beta * KL(q(z|x) || N(0, I)) to the reconstruction term. With beta = 1 the
+`regularizer=vae` declares that its term needs a Gaussian code layer (`bottleneck`), which
+the model family builds (q(z|x) = N(mean, diag(exp(logvar))), sampled by
+reparameterization); this regularizer adds beta * KL(q(z|x) || N(0, I)) to the
+reconstruction term. With beta = 1 the
 loss is the negative ELBO. Every figure is in nats per sample: summed over the data
 dimensions (and the latent dimensions for the KL), averaged over the batch.
 
@@ -13,16 +14,24 @@ bound, KL, active units); `aecli evaluate` calls it.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
+from aecli.config.schema import Float, Int
 from aecli.data import Dataset, Split
 from aecli.errors import UserError
 from aecli.likelihoods import Likelihood
-from aecli.models import Autoencoder, Forward
+from aecli.models import Autoencoder, Forward, GaussianBottleneck
+from aecli.regularizers import REGULARIZERS
 from aecli.regularizers.base import Regularizer
+
+SETTINGS = {
+    "beta": Float(min=0, min_open=True, requirement="be a number > 0 (beta = 1 is the plain VAE)"),
+    "warmup_epochs": Int(min=0),
+}
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active when Cov_x(E_q[z]) > 0.01
 
@@ -42,16 +51,12 @@ class VAE(Regularizer):
     """
 
     name = "vae"
+    bottleneck = GaussianBottleneck
 
     def __init__(self, cfg: DictConfig):
         super().__init__(cfg)
-        beta, warmup = cfg.beta, cfg.warmup_epochs
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (beta > 0 and math.isfinite(beta)):
-            raise UserError(f"regularizer.vae.beta must be a number > 0, got {beta!r}; beta = 1 is the plain VAE")
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-            raise UserError(f"regularizer.vae.warmup_epochs must be an integer >= 0 (0: no warm-up), got {warmup!r}")
-        self.beta = float(beta)
-        self.warmup_epochs = warmup
+        self.beta = float(cfg.beta)
+        self.warmup_epochs = int(cfg.warmup_epochs)
         self.start_epoch(1)
 
     def start_epoch(self, epoch: int) -> None:
@@ -68,13 +73,20 @@ class VAE(Regularizer):
         return {"kl_unweighted": per_dim.sum(), **{f"kl_dim_{i}": value for i, value in enumerate(per_dim)}}
 
     def check(self, model: Autoencoder, data: Dataset) -> None:
-        if not model.variational:  # build_experiment gives a vae run its Gaussian bottleneck
+        if not model.variational:  # the model was built without the Gaussian code layer this term declares
             raise RuntimeError("regularizer=vae on a model without a Gaussian bottleneck")
         if model.input_gain:
             raise UserError(
                 "regularizer=vae decodes codes without an input (prior samples, traversals, nll_iw); "
                 "set model.input_gain=false"
             )
+
+    def evaluate(self, model: Autoencoder, likelihood: Likelihood, split: Split, settings: Any, batch_size: int) -> dict[str, float]:
+        """elbo, nll_iw (K = settings.nll_iw_samples importance samples), kl and active_units."""
+        return vae_metrics(model, likelihood, split, num_samples=int(settings.nll_iw_samples), batch_size=batch_size)
+
+
+REGULARIZERS.register("vae", settings=SETTINGS)(VAE)
 
 
 @torch.no_grad()
@@ -95,10 +107,8 @@ def vae_metrics(
     At most `batch_size` (sample, z) pairs are decoded at once, so memory stays bounded for
     any K. Draws come from torch's global generator (seed it for repeatable figures).
     """
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise UserError(f"the number of importance samples K must be an integer >= 1, got {num_samples!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise UserError(f"the evaluation batch size must be a positive integer, got {batch_size!r}")
+    Int(min=1).check("the number of importance samples K", num_samples)
+    Int(min=1).check("the evaluation batch size", batch_size)
     if not model.variational:
         raise UserError("elbo, nll_iw, kl and active_units need a VAE run (trained with regularizer=vae)")
     model.eval()

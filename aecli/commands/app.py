@@ -1,0 +1,91 @@
+"""What every command's Hydra app shares: user errors become one line and an exit code, and
+the few facts a task takes from Hydra (its run folder, its command-line overrides)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from hydra.errors import CompactHydraException
+
+from aecli.errors import TrainingStopped, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class JobFailed(CompactHydraException):
+    """A sweep job's user error, re-raised so Hydra marks the job failed and prints one line."""
+
+
+@dataclass
+class Launch:
+    """Where and how a train task runs: what Hydra knows, handed over as plain values so the
+    task can be called in-process (tests, scripts) without Hydra's global state."""
+
+    run_dir: Path
+    overrides: list[str] = field(default_factory=list)  # the command line's key=value overrides
+    config_name: str = "train"
+    save_config_to: Path | None = None  # where Hydra keeps the run's config (None: Hydra saves none)
+    multirun: bool = False
+    groups: set[str] = field(default_factory=set)  # the config groups (dataset, model, ..., hydra/launcher)
+
+    @classmethod
+    def from_hydra(cls) -> Launch:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hydra_cfg = HydraConfig.get()
+        subdir = hydra_cfg.output_subdir
+        run_dir = Path(hydra_cfg.runtime.output_dir)
+        return cls(
+            run_dir=run_dir,
+            overrides=list(hydra_cfg.overrides.task),
+            config_name=str(hydra_cfg.job.config_name),
+            save_config_to=None if subdir is None else run_dir / subdir / "config.yaml",
+            multirun=hydra_cfg.mode == RunMode.MULTIRUN,
+            groups=set(hydra_cfg.runtime.choices),
+        )
+
+
+def report_user_errors(command: str) -> Callable[[F], F]:
+    """Wrap a Hydra task function so a `UserError` ends the run with one line.
+
+    A single run prints the line, removes a run directory that this run created and that
+    holds nothing but Hydra's own files, and exits. In a multirun sweep the error is
+    logged and re-raised instead, so Hydra marks that job failed while the launcher still
+    runs the others; a graceful stop (Ctrl-C) ends the whole sweep.
+    """
+
+    def decorate(task: F) -> F:
+        @functools.wraps(task)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return task(*args, **kwargs)
+            except UserError as error:
+                line = f"aecli {command}: {error.label}: {error}"
+                if _in_multirun() and not isinstance(error, TrainingStopped):
+                    logging.getLogger("aecli").error("%s", line)
+                    raise JobFailed(line) from error
+                from aecli.runs.guard import discard_if_unused
+
+                discard_if_unused()
+                print(line, file=sys.stderr)
+                sys.exit(error.exit_code)
+            except KeyboardInterrupt:  # a second Ctrl-C, or one outside the training loop
+                print(f"aecli {command}: interrupted", file=sys.stderr)
+                sys.exit(130)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

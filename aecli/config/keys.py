@@ -1,0 +1,77 @@
+"""Declarations of the core keys of each command's config (the options of the families
+declare their own keys where they register: aecli.registry)."""
+
+from __future__ import annotations
+
+from aecli.config.schema import Bool, Choice, Float, Int, Spec, Text
+
+TSNE_FIRST_PHASE = 250  # both t-SNE backends' early exaggeration; max_iter counts it
+MAX_ITER = Int(
+    min=TSNE_FIRST_PHASE + 1,
+    requirement=f"be an integer > {TSNE_FIRST_PHASE} (its first {TSNE_FIRST_PHASE} iterations are early exaggeration)",
+)
+TSNE_BACKENDS = ("sklearn", "opentsne")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+PRECISIONS = ("fp32", "bf16")
+PRETRAIN = ("none", "layerwise")
+DIRECTIONS = ("minimize", "maximize")
+MAX_SEED = 2**63 - 1  # torch.manual_seed's range
+
+TRAIN: dict[str, Spec] = {
+    "seed": Int(min=0, max=MAX_SEED),
+    "evaluate_after": Bool(),
+    "objective.metric": Text(requirement="be a key of metrics.json such as val_loss"),
+    "objective.direction": Choice(*DIRECTIONS, message="{key} must be one of {choices}, got {value!r}"),
+    "data.root": Text(nullable=True),
+    "data.download": Bool(),
+    "trainer.epochs": Int(min=1),
+    "trainer.batch_size": Int(min=1),
+    "trainer.eval_batch_size": Int(min=1),
+    "trainer.optimizer": Choice(*OPTIMIZERS),
+    "trainer.lr": Float(min=0, min_open=True, requirement="be a positive number"),
+    "trainer.momentum": Float(min=0),
+    "trainer.device": Text(),
+    "trainer.precision": Choice(*PRECISIONS, message="{key} must be one of {choices}, got {value!r}"),
+    "trainer.compile": Bool(),
+    "trainer.num_threads": Int(min=1, nullable=True),
+    "trainer.progress": Choice("auto", True, False, message="{key} must be auto, true or false, got {value!r}"),
+    "trainer.pretrain": Choice(*PRETRAIN),
+    "trainer.finetune_epochs": Int(min=0),
+    "log.reconstructions_every": Int(min=0),
+    "log.num_reconstructions": Int(min=0),
+    "log.num_prior_samples": Int(min=1),
+    "log.traversal_range": Float(min=0, min_open=True, requirement="be a number > 0 (latents sweep [-range, range])"),
+    "log.traversal_steps": Int(min=2),
+    "tsne.enabled": Bool(),
+    "tsne.num_points": Int(min=2),
+    "tsne.perplexity": Float(min=0, min_open=True),
+    "tsne.max_iter": MAX_ITER,
+    "tsne.backend": Choice(*TSNE_BACKENDS),
+    "tsne.embedding_projector": Bool(),
+}
+
+# What `aecli evaluate` and `aecli visualize-latents` read beside the run's own config.
+RUN_COMMAND: dict[str, Spec] = {
+    "checkpoint": Choice("best", "last", message="{key}={value} is not one of {choices}"),
+}
+
+EVALUATE: dict[str, Spec] = {
+    **RUN_COMMAND,
+    "probe.knn_k": Int(min=1),
+    "probe.max_iter": Int(min=1),
+    "mig_bins": Int(min=2),
+    "factor_corr_method": Choice("spearman", "pearson"),
+    "sparsity_threshold": Float(min=0, min_open=True),
+    "nll_iw_samples": Int(min=1),
+}
+
+VISUALIZE_LATENTS: dict[str, Spec] = {
+    **RUN_COMMAND,
+    "method": Choice("tsne", "pca", "scatter"),
+    "num_points": Int(min=2),
+    "perplexity": Float(min=0, min_open=True),
+    "max_iter": MAX_ITER,
+    "backend": Choice(*TSNE_BACKENDS),
+    "seed": Int(min=0, max=MAX_SEED, nullable=True),
+    "embedding_projector": Bool(),
+}

@@ -1,0 +1,51 @@
+"""Bring a run's saved config up to date, once, when it is loaded (resume, evaluate,
+visualize-latents, load_run): every key added since aecli first wrote run configs gets the
+value that reproduces how such a run behaved before the key existed. Nothing else in aecli
+supplies defaults for old configs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+# key -> the value an older run behaved with. Model keys apply only to the models that have them.
+ADDED: dict[str, Any] = {
+    "seed": 0,
+    "evaluate_after": False,
+    "regularizer": {},
+    "objective": {"metric": "val_loss", "direction": "minimize"},
+    "trainer.optimizer": "adam",
+    "trainer.momentum": 0.9,
+    "trainer.precision": "fp32",
+    "trainer.compile": False,
+    "trainer.num_threads": None,
+    "trainer.progress": "auto",
+    "trainer.pretrain": "none",
+    "trainer.finetune_epochs": 0,
+    "trainer.eval_batch_size": 4096,
+    "tsne.max_iter": 1000,  # scikit-learn's default, which runs before the key used
+    "tsne.backend": "sklearn",
+    "tsne.embedding_projector": True,
+}
+MODEL_ADDED: dict[str, dict[str, Any]] = {
+    "mlp": {"code_activation": None, "input_gain": False},
+    "conv": {"input_gain": False},
+}
+
+
+def migrate(cfg: DictConfig) -> DictConfig:
+    """`cfg` with every missing key added (in place; returned for convenience)."""
+    with open_dict(cfg):
+        for key, value in ADDED.items():
+            if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
+                OmegaConf.update(cfg, key, value, merge=True, force_add=True)
+        model = cfg.get("model")
+        if isinstance(model, DictConfig):
+            for key, value in MODEL_ADDED.get(str(model.get("name")), {}).items():
+                if key not in model:
+                    model[key] = value
+    return cfg
+
+
+_MISSING = object()

@@ -1,0 +1,38 @@
+"""Build everything a run needs from its config, the one place train and evaluate share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from omegaconf import DictConfig
+
+from aecli.data import Dataset, build_dataset
+from aecli.likelihoods import Likelihood, build_likelihood
+from aecli.models import Autoencoder, build_model
+from aecli.regularizers import Regularizer, bottleneck_for, build_regularizers
+
+
+@dataclass
+class Experiment:
+    data: Dataset
+    likelihood: Likelihood
+    regularizers: list[Regularizer]
+    model: Autoencoder
+
+
+def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
+    """Dataset, likelihood, regularizers and model for `cfg`, checked against each other
+    (a UserError before any training when they cannot work together), on `device`.
+
+    The model family builds the code layer the chosen terms declare (`bottleneck_for`: a
+    Gaussian one for the VAE's KL term)."""
+    likelihood = build_likelihood(cfg.likelihood)
+    regularizers = build_regularizers(cfg.regularizer)
+    data = build_dataset(cfg.dataset, cfg.data)
+    likelihood.check_data(data)
+    model = build_model(cfg.model, data.sample_shape, likelihood.num_params, bottleneck_for(regularizers))
+    model.check(likelihood, regularizers, data)
+    for regularizer in regularizers:
+        regularizer.check(model, data)
+    return Experiment(data.to(device), likelihood, regularizers, model.to(device))

@@ -1,0 +1,97 @@
+"""One batch through a model: the named loss terms of a training step, and the passes that
+evaluation, pictures and plots share (whole splits in large batches, no corruption)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from aecli.data import Split
+from aecli.likelihoods import Likelihood
+from aecli.models import Autoencoder, Forward
+from aecli.regularizers import Regularizer
+
+
+def loss_terms(
+    model: Autoencoder,
+    likelihood: Likelihood,
+    regularizers: list[Regularizer],
+    x: Tensor,
+    corrupt: bool = True,
+) -> tuple[dict[str, Tensor], Forward]:
+    """Named loss terms for one batch, each averaged over the batch; "total" is their sum.
+
+    "recon" is the likelihood's negative log-likelihood of the clean `x`: nats per sample,
+    summed over the data dimensions. With `corrupt` (training) the encoder sees `x` after
+    every regularizer's corruption; the model's own terms (`Autoencoder.penalty`: sparse
+    coding's `l1`) and each regularizer's penalties follow under their own names.
+    The model's and regularizers' diagnostics (e.g. the VAE's KL per latent) are added after "total": logged
+    like the terms, never optimized.
+    """
+    x_in = x
+    if corrupt:
+        for regularizer in regularizers:
+            x_in = regularizer.corrupt(x_in)
+    forward = model(x_in)
+    terms = {"recon": likelihood.nll(forward.output, x).mean(), **model.penalty(x_in, forward)}
+    for regularizer in regularizers:
+        terms.update(regularizer.penalty(model, x_in, forward))
+    terms["total"] = sum(terms.values())
+    with torch.no_grad():
+        terms.update(model.diagnostics(x_in, forward))
+        for regularizer in regularizers:
+            terms.update(regularizer.diagnostics(model, x_in, forward))
+    return terms, forward
+
+
+def squared_error(reconstruction: Tensor, x: Tensor) -> Tensor:
+    """Per-sample squared error, summed over the data dimensions, shape (B,)."""
+    return (reconstruction - x).pow(2).flatten(1).sum(1)
+
+
+def evaluate_split(
+    model: Autoencoder,
+    likelihood: Likelihood,
+    regularizers: list[Regularizer],
+    split: Split,
+    batch_size: int,
+) -> dict[str, float]:
+    """Every loss term on a whole split (no corruption) plus `recon_sse`, the squared error
+    of the reconstruction per sample, in large batches, under inference mode (plain no_grad
+    when a regularizer's penalty differentiates the encoder, e.g. contractive)."""
+    model.eval()
+    inference = not any(r.needs_grad for r in regularizers)
+    sums: dict[str, Tensor] = {}
+    with torch.no_grad(), torch.inference_mode(inference):
+        for start in range(0, len(split), batch_size):
+            x = split.x[start : start + batch_size]
+            terms, forward = loss_terms(model, likelihood, regularizers, x, corrupt=False)
+            terms["recon_sse"] = squared_error(likelihood.mean(forward.output), x).mean()
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0) + value * len(x)
+        means = (torch.stack([value.float() for value in sums.values()]) / len(split)).tolist()  # one host sync
+    return dict(zip(sums, means))
+
+
+@torch.inference_mode()
+def encode_split(model: Autoencoder, split: Split, batch_size: int) -> Tensor:
+    """The deterministic codes (the VAE's posterior mean) of a whole split, (N, latent_dim)."""
+    model.eval()
+    return torch.cat([model.encode(split.x[i : i + batch_size]) for i in range(0, len(split), batch_size)])
+
+
+@torch.inference_mode()
+def reconstruct(model: Autoencoder, likelihood: Likelihood, x: Tensor) -> Tensor:
+    """The decoder's mean for the deterministic code of `x` (the posterior mean for a VAE)."""
+    model.eval()
+    return likelihood.mean(model.decode(model.encode(x), x))
+
+
+def reconstruction_sse(model: Autoencoder, likelihood: Likelihood, split: Split, batch_size: int) -> float:
+    """Squared error between each sample and `reconstruct` of it, summed over the data
+    dimensions, averaged over the split."""
+    total = 0.0
+    for start in range(0, len(split), batch_size):
+        x = split.x[start : start + batch_size]
+        total += squared_error(reconstruct(model, likelihood, x), x).sum().item()
+    return total / len(split)

@@ -1,0 +1,58 @@
+"""The printed table of `aecli evaluate`: one line per metric with what it means, the factor
+correlation matrix, and which latent carries which factor in words."""
+
+from __future__ import annotations
+
+import numpy as np
+from omegaconf import DictConfig
+
+from aecli.evaluation.metrics import format_number
+from aecli.evaluation.scores import Evaluation
+from aecli.runs.open import Run
+
+
+def describe_metrics(run: Run, settings: DictConfig) -> dict[str, str]:
+    """One short phrase per metric name: what the number is, for this run."""
+    dims = int(np.prod(run.experiment.data.sample_shape))
+    latent_dim = run.experiment.model.latent_dim
+    return {
+        "recon_mse": "squared error of the reconstruction (deterministic code) per data dimension",
+        "recon_sse": f"squared error per sample, summed over the {dims} data dimensions",
+        "pca_recon_sse": f"the same for PCA with {min(latent_dim, dims)} components (fit on train)",
+        "pca_angle_deg": "largest principal angle between the decoder's subspace and PCA's (degrees)",
+        "probe_linear_acc": "logistic regression on standardized codes, fit on train, test accuracy",
+        "probe_knn_acc": f"{settings.probe.knn_k}-nearest-neighbour vote among train codes, test accuracy",
+        "mig": f"mutual information gap ({settings.mig_bins} bins, normalized by factor entropy)",
+        "jacobian_fro": "mean squared Frobenius norm of the encoder Jacobian d code / d x",
+        "code_sparsity": f"fraction of code entries with |value| < {settings.sparsity_threshold}",
+        "elbo": "evidence lower bound per sample (nats)",
+        "nll_iw": f"importance-weighted negative log-likelihood, K = {settings.nll_iw_samples} (nats)",
+        "kl": "KL(q(z|x) || p(z)) per sample (nats)",
+        "active_units": "latents whose posterior mean varies across the data",
+    }
+
+
+def format_report(run: Run, evaluation: Evaluation, settings: DictConfig) -> str:
+    """The printed table: one line per metric with what it means, the factor correlation
+    matrix, and which latent carries which factor in words."""
+    values = evaluation.metrics
+    phrases = describe_metrics(run, settings)
+    lines = [
+        f"aecli evaluate: {run.path} (checkpoint {run.checkpoint_name}, epoch {run.epoch}), "
+        f"{len(run.experiment.data.test)} test samples of {run.cfg.dataset.name}"
+    ]
+    scalar_names = [key for key in values if key != "factor_corr"]
+    width = max(len(key) for key in scalar_names)
+    for key in scalar_names:
+        lines.append(f"  {key:<{width}}  {format_number(values[key]):>12}  {phrases.get(key, '')}")
+    if "factor_corr" in values:
+        names = evaluation.factor_names
+        lines.append(f"factor_corr: |{settings.factor_corr_method} correlation| of each latent (row) with each factor")
+        lines.append("        " + "".join(f"{name:>8}" for name in names))
+        for i, row in enumerate(values["factor_corr"]):
+            lines.append(f"  {'z' + str(i):<6}" + "".join(f"{entry:8.3f}" for entry in row))
+        lines.append("which latent carries which factor:")
+        lines.extend(f"  {sentence}" for sentence in evaluation.factor_words)
+    if evaluation.seconds:
+        lines.append("seconds: " + ", ".join(f"{name} {value:.2f}" for name, value in evaluation.seconds.items()))
+    return "\n".join(lines)

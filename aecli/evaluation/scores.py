@@ -1,0 +1,128 @@
+"""The metric suite of `aecli evaluate`: every score that applies to a run, on its test split.
+
+Which metrics apply follows from the run: labelled data get the probes, data with known
+generating factors get factor correlations and MIG, VAE runs their bounds, linear models
+their angle to PCA. Codes are always the deterministic code (`model.encode`, the VAE mean).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+
+from aecli.data import Split
+from aecli.engine.steps import encode_split, reconstruction_sse
+from aecli.evaluation import metrics
+from aecli.models import Autoencoder
+from aecli.models.jacobian import squared_jacobian_norm
+from aecli.runs.open import Run
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float | list[list[float]]]
+    factor_names: tuple[str, ...] = ()
+    factor_words: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
+    """Compute every applicable metric of `run` (see the module docstring); `settings` is the
+    evaluate config (probe.knn_k, probe.max_iter, mig_bins, factor_corr_method,
+    sparsity_threshold, nll_iw_samples)."""
+    data, model, likelihood = run.experiment.data, run.experiment.model, run.experiment.likelihood
+    batch_size = int(run.cfg.trainer.eval_batch_size)
+    result = Evaluation(metrics={})
+    out = result.metrics
+
+    def timer(name: str):
+        return _timed(result.seconds, name)
+
+    with timer("reconstruction"):
+        sse = reconstruction_sse(model, likelihood, data.test, batch_size)
+        out["recon_mse"] = sse / int(np.prod(data.sample_shape))
+        out["recon_sse"] = sse
+
+    # The train split as the model saw it (variance-MNIST draws its noise here, seeded by the run).
+    torch.manual_seed(run.cfg.seed)
+    train = Split(data.training_batch(data.train.x), data.train.labels, data.train.factors)
+    with timer("codes"):
+        test_codes = _numpy(encode_split(model, data.test, batch_size))
+        train_codes = _numpy(encode_split(model, train, batch_size)) if data.test.labels is not None else None
+
+    with timer("pca"):
+        pca = metrics.fit_pca(_numpy(train.x), model.latent_dim)
+        out["pca_recon_sse"] = metrics.pca_reconstruction_sse(pca, _numpy(data.test.x))
+        if model.is_linear:
+            out["pca_angle_deg"] = metrics.largest_principal_angle_deg(decoder_basis(model), pca.components_.T)
+
+    if data.test.labels is not None:
+        with timer("probe_linear"):
+            out["probe_linear_acc"] = metrics.linear_probe_accuracy(
+                train_codes, _numpy(train.labels), test_codes, _numpy(data.test.labels), int(settings.probe.max_iter)
+            )
+        with timer("probe_knn"):
+            out["probe_knn_acc"] = metrics.knn_accuracy(
+                train_codes, _numpy(train.labels), test_codes, _numpy(data.test.labels), int(settings.probe.knn_k)
+            )
+
+    if data.test.factors is not None:
+        factors = _numpy(data.test.factors)
+        correlation = metrics.factor_correlation(test_codes, factors, str(settings.factor_corr_method))
+        out["factor_corr"] = correlation.tolist()
+        out["mig"] = metrics.mutual_info_gap(test_codes, factors, int(settings.mig_bins))
+        result.factor_names = tuple(data.factor_names)
+        result.factor_words = metrics.describe_factors(correlation, result.factor_names)
+
+    with timer("jacobian"):
+        out["jacobian_fro"] = mean_squared_jacobian_norm(model, data.test.x, max(1, batch_size // model.latent_dim))
+    out["code_sparsity"] = metrics.code_sparsity(test_codes, float(settings.sparsity_threshold))
+
+    for regularizer in run.experiment.regularizers:  # figures only a term gives meaning to (the VAE's bounds)
+        torch.manual_seed(run.cfg.seed)  # their samples repeat from call to call
+        started = time.perf_counter()
+        figures = regularizer.evaluate(model, run.experiment.likelihood, data.test, settings, batch_size)
+        if figures:
+            out.update(figures)
+            result.seconds[regularizer.name] = time.perf_counter() - started
+    return result
+
+
+def mean_squared_jacobian_norm(model: Autoencoder, x: Tensor, batch_size: int) -> float:
+    """Mean over the rows of `x` of ||d encode(x) / dx||_F^2 (exact, see aecli.models.jacobian)."""
+    model.eval()
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        total += squared_jacobian_norm(model, x[start : start + batch_size]).sum().item()
+    return total / len(x)
+
+
+def decoder_basis(model: Autoencoder) -> np.ndarray:
+    """Columns spanning a linear decoder's output subspace, (D, latent_dim): its Jacobian at
+    code 0 (constant for a linear decoder; tied or untied weights alike). With several decoder
+    outputs per data dimension the first (the mean's) is used."""
+    from torch.func import jacrev
+
+    zero = torch.zeros(model.latent_dim, device=next(model.parameters()).device)
+    with torch.enable_grad():
+        jacobian = jacrev(lambda z: model.decode(z[None])[0])(zero)  # (*output_shape, latent_dim)
+    jacobian = jacobian.reshape(model.num_params, -1, model.latent_dim)[0]
+    return _numpy(jacobian).astype(np.float64)
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    seconds[name] = time.perf_counter() - start
+
+
+def _numpy(t: Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()

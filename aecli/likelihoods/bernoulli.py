@@ -1,0 +1,36 @@
+"""Independent Bernoulli pixels; the decoder outputs logits. Needs data in [0, 1]."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+from torch import Tensor
+
+from aecli.data import Dataset
+from aecli.errors import UserError
+from aecli.likelihoods import LIKELIHOODS
+from aecli.likelihoods.base import Likelihood, sum_per_sample
+
+
+class Bernoulli(Likelihood):
+    name = "bernoulli"
+
+    def nll(self, output: Tensor, x: Tensor) -> Tensor:
+        return sum_per_sample(F.binary_cross_entropy_with_logits(output, x, reduction="none"))
+
+    def mean(self, output: Tensor) -> Tensor:
+        return torch.sigmoid(output)
+
+    def check_data(self, data: Dataset) -> None:
+        low, high = data.value_range()
+        if low < 0.0 or high > 1.0:
+            raise UserError(
+                f"likelihood=bernoulli needs data in [0, 1], but dataset={data.name} spans "
+                f"[{low:.3g}, {high:.3g}]; use likelihood=gaussian"
+            )
+
+
+@LIKELIHOODS.register("bernoulli")
+def build_bernoulli(cfg: DictConfig) -> Bernoulli:
+    return Bernoulli()

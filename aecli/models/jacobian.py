@@ -1,0 +1,55 @@
+"""The encoder Jacobian's squared Frobenius norm, ||d encode(x) / dx||_F^2, per sample.
+
+Exact for every encoder in aecli. A model may supply a closed form
+(`Autoencoder.squared_jacobian_norm`: sparse coding's inferred codes). A single sigmoid layer h = sigmoid(W x + b) has the
+closed form sum_j (h_j (1 - h_j))^2 ||W_j||^2. Otherwise the Jacobian's rows come from
+one batched vector-Jacobian product per code unit (latent_dim of them, run together
+with `is_grads_batched`), which is cheap because codes are much narrower than inputs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from aecli.models.base import Autoencoder
+
+
+def squared_jacobian_norm(model: Autoencoder, x: Tensor, create_graph: bool = False) -> Tensor:
+    """Per-sample ||J(x)||_F^2 of `model.encode` at each row of `x`, shape (B,).
+
+    create_graph: keep the graph so the result can be differentiated (training penalties).
+    Samples must not interact inside the encoder (true for every aecli encoder).
+    """
+    if not create_graph:
+        closed_form = model.squared_jacobian_norm(x)
+        if closed_form is not None:
+            return closed_form
+    sigmoid_layer = _single_sigmoid_layer(model.encoder)
+    if sigmoid_layer is not None:
+        return _sigmoid_layer_norm(sigmoid_layer, x.flatten(1))
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        code = model.encode(x)
+        latent_dim = code.shape[1]
+        # Row j of every sample's Jacobian: the gradient of sum_b code[b, j] with respect to x.
+        basis = torch.eye(latent_dim, dtype=code.dtype, device=code.device)
+        grad_outputs = basis[:, None, :].expand(latent_dim, *code.shape)
+        (rows,) = torch.autograd.grad(
+            code, x, grad_outputs=grad_outputs, is_grads_batched=True, create_graph=create_graph
+        )
+    return rows.pow(2).flatten(2).sum(2).sum(0)
+
+
+def _single_sigmoid_layer(encoder: nn.Module) -> nn.Linear | None:
+    """The Linear of an encoder that is exactly [Flatten,] Linear, Sigmoid; else None."""
+    layers = [m for m in encoder.children() if not isinstance(m, nn.Flatten)] if isinstance(encoder, nn.Sequential) else []
+    if len(layers) == 2 and isinstance(layers[0], nn.Linear) and isinstance(layers[1], nn.Sigmoid):
+        return layers[0]
+    return None
+
+
+def _sigmoid_layer_norm(layer: nn.Linear, x: Tensor) -> Tensor:
+    h = torch.sigmoid(layer(x))
+    row_norms = layer.weight.pow(2).sum(1)  # ||W_j||^2 for each code unit j
+    return (h * (1 - h)).pow(2) @ row_norms

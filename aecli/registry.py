@@ -1,0 +1,124 @@
+"""One registry shape for every pluggable family: a config group's option name -> its builder.
+
+Each option is one module in its family's package that registers itself:
+
+    @MODELS.register("mlp", settings={"latent_dim": Int(min=1), ...})
+    def build_mlp(cfg, sample_shape, num_params, bottleneck): ...
+
+The registry imports every module of its package the first time it is asked, so adding an
+option is one module + one YAML (+ its test file) and touches no other file. `settings`
+declares the option's keys for the one validation layer (aecli.config.schema).
+
+A user's own class or function plugs in from their own config folder (`-cd`) without
+editing aecli: a YAML whose `_target_` names it (`mypackage.mymodule.build_tiny`) is built by
+calling it with the same arguments as the built-in builders of that family.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aecli.errors import UserError
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    build: Callable[..., Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class Registry:
+    """Options of one config group (`group`), discovered in the package `package`."""
+
+    def __init__(self, group: str, package: str):
+        self.group = group
+        self.package = package
+        self._options: dict[str, Option] = {}
+        self._discovered = False
+
+    def register(self, name: str, settings: dict[str, Any] | None = None) -> Callable[[Callable], Callable]:
+        """Decorator: register `builder` as option `name` with its declared `settings`."""
+
+        def decorate(builder: Callable) -> Callable:
+            self._options[name] = Option(name, builder, dict(settings or {}))
+            return builder
+
+        return decorate
+
+    @property
+    def names(self) -> list[str]:
+        self._discover()
+        return sorted(self._options)
+
+    def option(self, name: str) -> Option:
+        self._discover()
+        if name not in self._options:
+            raise UserError(f"unknown {self.group} {name!r}: {self.group}={name} is not available; choose one of {', '.join(self.names)}")
+        return self._options[name]
+
+    def settings(self, cfg: Any) -> dict[str, Any]:
+        """The declared settings of the option `cfg` selects ({} for a user's `_target_`)."""
+        if _target(cfg):
+            return {}
+        self._discover()
+        option = self._options.get(str(cfg.get("name")))
+        return option.settings if option else {}
+
+    def check(self, cfg: Any, default_of: Any = None, name: str | None = None) -> Option | None:
+        """Check the option's declared settings in `cfg` (the option `name`, else `cfg.name`);
+        a user's `_target_` option has no declarations, only the finite-number rule."""
+        from aecli.config.schema import check_values, refuse_non_finite
+
+        if _target(cfg):
+            refuse_non_finite(cfg)
+            return None
+        option = self.option(str(name or cfg.name))
+        check_values(cfg, option.settings, f"{self.group}.{name}." if name else f"{self.group}.", default_of)
+        return option
+
+    def build(self, cfg: Any, *args: Any, name: str | None = None) -> Any:
+        """Build the option `cfg` names (`name`, `cfg.name`, or a user's `cfg._target_`) with
+        `args`, after checking its settings."""
+        option = self.check(cfg, name=name)
+        if option is None:
+            return import_target(_target(cfg), f"{self.group}._target_")(cfg, *args)
+        return option.build(cfg, *args)
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True
+        package = importlib.import_module(self.package)
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{self.package}.{module.name}")
+
+
+def _target(cfg: Any) -> str | None:
+    try:
+        return cfg.get("_target_")
+    except AttributeError:
+        return None
+
+
+def import_target(target: str, key: str) -> Callable[..., Any]:
+    """The object at the dotted path `target`; the current folder counts as on the path, as
+    with `python -m`, so a module beside the user's configs is found."""
+    module_name, _, attribute = str(target).rpartition(".")
+    if not module_name:
+        raise UserError(f"{key}={target} must be a dotted path such as mypackage.mymodule.build_model")
+    if "" not in sys.path:
+        sys.path.append("")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UserError(
+            f"{key}={target}: cannot import {module_name} ({error}); put its folder on PYTHONPATH or run aecli from it"
+        ) from None
+    if not hasattr(module, attribute):
+        raise UserError(f"{key}={target}: {module_name} has no {attribute}")
+    return getattr(module, attribute)

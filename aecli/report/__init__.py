@@ -1,0 +1,1 @@
+"""All matplotlib and TensorBoard output: figures, latent plots, the HParams record."""

@@ -1,0 +1,225 @@
+"""Latent plots of a split's codes: t-SNE, PCA or the code itself, coloured by digit or factor.
+
+One place for the end of `aecli train` and for `aecli visualize-latents`: encode, embed in
+2-D, draw, save the PNG, add the figure (and the embedding projector's files) to TensorBoard.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from aecli.config.keys import TSNE_FIRST_PHASE
+from aecli.data import Dataset, Split
+from aecli.engine.steps import encode_split
+from aecli.errors import UserError
+from aecli.models import Autoencoder
+from aecli.report.figures import plt, to_unit_range
+
+
+@dataclass
+class LatentEmbedding:
+    method: str
+    points: np.ndarray  # (n, 2), what is drawn
+    codes: np.ndarray  # (n, latent_dim), the subsample that was embedded
+    index: np.ndarray  # positions of the subsample in the split
+    seconds: float
+    title: str
+    axis_labels: tuple[str, str] | None = None  # None: the axes carry no meaning (t-SNE)
+
+
+def check_method(method: str, latent_dim: int) -> None:
+    """Refuse, before any work, an unknown method or one that cannot draw codes of `latent_dim`."""
+    from aecli.config.keys import VISUALIZE_LATENTS
+
+    VISUALIZE_LATENTS["method"].check("method", method)
+    if method == "scatter" and latent_dim != 2:
+        raise UserError(f"method=scatter draws 2-D codes directly, but this run's code is {latent_dim}-D; use method=tsne or pca")
+    if method == "pca" and latent_dim < 2:
+        raise UserError("method=pca needs a code of at least 2 dimensions, but this run's is 1-D; use method=tsne")
+
+
+def subsample(total: int, num_points: int, seed: int) -> np.ndarray:
+    """Sorted positions of at most `num_points` of `total` items, fixed by `seed`."""
+    if total <= num_points:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=num_points, replace=False))
+
+
+def check_tsne_backend(backend: str) -> None:
+    """Refuse, before any work, a t-SNE backend that is not installed."""
+    if backend == "opentsne":
+        try:
+            import openTSNE  # noqa: F401
+        except ImportError:
+            raise UserError("tsne.backend=opentsne needs openTSNE: pip install 'aecli[opentsne]', or use tsne.backend=sklearn") from None
+
+
+def embed_codes(
+    codes: Tensor, method: str, num_points: int, perplexity: float, seed: int, backend: str = "sklearn",
+    max_iter: int = 1000,
+) -> LatentEmbedding:
+    """2-D points for at most `num_points` codes (a fixed-seed subsample).
+
+    tsne: scikit-learn (or openTSNE with `backend="opentsne"`), PCA initialization, fixed
+    seed, `max_iter` iterations in all (the first 250 early exaggeration), as many threads as
+    torch uses (trainer.num_threads); pca: the top two principal
+    components of the subsample; scatter: the 2-D code itself.
+    """
+    check_method(method, codes.shape[1])
+    start = time.perf_counter()
+    index = subsample(codes.shape[0], num_points, seed)
+    chosen = codes[index].double().cpu().numpy()
+    count = len(index)
+    if method == "tsne":
+        # Perplexity must stay below the number of points; tiny test splits would fail otherwise.
+        perplexity = float(min(perplexity, max(1.0, (count - 1) / 3)))
+        points = _tsne(chosen, perplexity, seed, backend, max_iter)
+        return LatentEmbedding(method, points, chosen, index, time.perf_counter() - start, f"t-SNE of {count} test codes")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, svd_solver="full").fit(chosen)
+        share = 100 * pca.explained_variance_ratio_.sum()
+        title = f"PCA of {count} test codes ({share:.0f}% of their variance)"
+        return LatentEmbedding(method, pca.transform(chosen), chosen, index, time.perf_counter() - start, title, ("PC 1", "PC 2"))
+    return LatentEmbedding(method, chosen, chosen, index, time.perf_counter() - start, f"{count} test codes", ("z0", "z1"))
+
+
+def _tsne(codes: np.ndarray, perplexity: float, seed: int, backend: str, max_iter: int) -> np.ndarray:
+    from threadpoolctl import threadpool_limits
+
+    check_tsne_backend(backend)
+    init = "pca" if codes.shape[1] >= 2 else "random"
+    threads = torch.get_num_threads()
+    # scikit-learn's gradient loop uses every OpenMP thread whatever n_jobs says; on a busy
+    # machine more threads than free cores made it 3.5x slower (README, Performance).
+    with threadpool_limits(threads):
+        if backend == "opentsne":
+            from openTSNE import TSNE as OpenTSNE
+
+            embedding = OpenTSNE(
+                n_components=2, perplexity=perplexity, initialization=init, random_state=seed, n_jobs=threads,
+                early_exaggeration_iter=TSNE_FIRST_PHASE, n_iter=max_iter - TSNE_FIRST_PHASE,
+            )
+            return np.asarray(embedding.fit(codes))
+        from sklearn.manifold import TSNE
+
+        return TSNE(
+            n_components=2, perplexity=perplexity, init=init, random_state=seed, n_jobs=threads, max_iter=max_iter
+        ).fit_transform(codes)
+
+
+def latent_figure(embedding: LatentEmbedding, split: Split, data: Dataset) -> plt.Figure:
+    """Scatter the 2-D points coloured by digit label, or one panel per generating factor."""
+    points, index, title = embedding.points, embedding.index, embedding.title
+    if split.labels is not None:
+        labels = split.labels[index].cpu().numpy()
+        fig, ax = plt.subplots(figsize=(6.4, 5.6))
+        for value in np.unique(labels):
+            mask = labels == value
+            ax.scatter(points[mask, 0], points[mask, 1], s=4, color=plt.cm.tab10(value % 10), label=str(value))
+        ax.legend(title="digit", markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        axes = [ax]
+        ax.set_title(title)
+    elif split.factors is not None:
+        factors = split.factors[index].cpu().numpy()
+        names = data.factor_names
+        fig, grid = plt.subplots(1, len(names), figsize=(5.0 * len(names), 4.4), squeeze=False)
+        axes = list(grid.flat)
+        for j, (ax, name) in enumerate(zip(axes, names)):
+            sc = ax.scatter(points[:, 0], points[:, 1], c=factors[:, j], s=4, cmap="viridis")
+            fig.colorbar(sc, ax=ax, label=name)
+            ax.set_title(f"{title}, colour: {name}")
+    else:
+        fig, ax = plt.subplots(figsize=(5.6, 5.6))
+        ax.scatter(points[:, 0], points[:, 1], s=4)
+        ax.set_title(title)
+        axes = [ax]
+    for ax in axes:
+        if embedding.axis_labels is None:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            ax.set_xlabel(embedding.axis_labels[0])
+            ax.set_ylabel(embedding.axis_labels[1])
+    fig.tight_layout()
+    return fig
+
+
+def embedding_metadata(split: Split, index: np.ndarray, data: Dataset) -> tuple[list, list[str] | None]:
+    """Per-point labels for TensorBoard's projector: the digit, or the factor values."""
+    if split.labels is not None:
+        return [int(v) for v in split.labels[index].tolist()], None
+    if split.factors is not None:
+        rows = [[f"{v:.4g}" for v in row] for row in split.factors[index].tolist()]
+        return rows, list(data.factor_names)
+    return [str(i) for i in index.tolist()], None
+
+
+def draw_latents(
+    model: Autoencoder,
+    data: Dataset,
+    method: str,
+    num_points: int,
+    perplexity: float,
+    seed: int,
+    png_path: Path,
+    writer: Any,
+    step: int,
+    batch_size: int,
+    projector: bool = True,
+    backend: str = "sklearn",
+    max_iter: int = 1000,
+) -> LatentEmbedding:
+    """Encode the test split, embed and draw it; save `png_path`, add the figure to `writer` as
+    `latent/<method>` and, with `projector`, the codes with their labels (and, for images,
+    thumbnails as a sprite) as the projector embedding `test_codes`."""
+    codes = encode_split(model, data.test, batch_size)
+    embedding = embed_codes(codes, method, num_points, perplexity, seed, backend, max_iter)
+    figure = latent_figure(embedding, data.test, data)
+    figure.savefig(png_path, dpi=120)
+    writer.add_figure(f"latent/{method}", figure, step)
+    if projector:
+        metadata, header = embedding_metadata(data.test, embedding.index, data)
+        thumbnails = to_unit_range(data.test.x[torch.as_tensor(embedding.index)]) if data.kind == "image" else None
+        add_projector_embedding(writer, embedding.codes, metadata, header, thumbnails, step)
+    return embedding
+
+
+def add_projector_embedding(
+    writer: Any, codes: np.ndarray, metadata: list, header: list[str] | None, thumbnails: Tensor | None, step: int
+) -> None:
+    """Write the projector embedding `test_codes` at `step`, replacing an earlier one at that step
+    and keeping the other entries of projector_config.pbtxt.
+
+    SummaryWriter rewrites that file with only the embeddings it added itself, so a second
+    command on the same run would otherwise hide what train wrote; its buffer is seeded with
+    the entries already on disk.
+    """
+    import contextlib
+    import io
+
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    tag = "test_codes"
+    config_path = Path(writer.get_logdir()) / "projector_config.pbtxt"
+    if config_path.is_file() and not hasattr(writer, "_projector_config"):
+        on_disk = text_format.Parse(config_path.read_text(), ProjectorConfig())
+        kept = ProjectorConfig()
+        ours = f"{step:05d}/{tag}/"
+        kept.embeddings.extend(e for e in on_disk.embeddings if not e.tensor_path.startswith(ours))
+        writer._projector_config = kept
+    # torch prints a warning when the step's folder exists: here that is the point (a redraw).
+    with contextlib.redirect_stdout(io.StringIO()):
+        writer.add_embedding(
+            torch.from_numpy(codes), metadata=metadata, metadata_header=header,
+            label_img=thumbnails, tag=tag, global_step=step,
+        )

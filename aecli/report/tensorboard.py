@@ -1,0 +1,112 @@
+"""What a run shows in TensorBoard: reconstructions, a generative model's samples from the prior,
+latent traversals and 2-D manifold, and the model's learned filters (latent plots: latents.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from aecli.data import Dataset
+from aecli.engine.steps import reconstruct
+from aecli.likelihoods import Likelihood
+from aecli.models import Autoencoder
+from aecli.report.figures import (
+    curves_figure, image_grid, manifold_figure, scaled_rows, signal_figure, signal_panels, traversal_figure,
+)
+
+
+def log_reconstructions(writer: Any, model: Autoencoder, likelihood: Likelihood, data: Dataset, x: Tensor, tag: str, step: int) -> None:
+    """Inputs beside their reconstructions: an image grid (images) or one panel per signal."""
+    recon = reconstruct(model, likelihood, x)
+    if data.kind == "image":
+        writer.add_image(tag, image_grid([x, recon]), step)
+    else:
+        writer.add_figure(tag, signal_figure(data.axis, data.denormalize(x), data.denormalize(recon), data.axis_name), step)
+
+
+@torch.inference_mode()
+def log_generative_pictures(
+    writer: Any, model: Autoencoder, likelihood: Likelihood, data: Dataset, log_cfg: Any, step: int
+) -> None:
+    """Write a generative model's pictures to TensorBoard (nothing for a model without a prior).
+
+    samples/prior: decoded draws from the prior (fixed seed). latent/traversal: latent i swept
+    over linspace(-range, range, steps) while the others stay at the mean of the test codes.
+    latent/manifold (latent_dim = 2 only): the decoder over the grid [-range, range]^2.
+    Each shows the decoder's mean; a likelihood with a learned spread adds `<tag>_std`
+    image grids (images only), where variance-MNIST keeps its digits.
+    """
+    model.eval()
+    prior = model.sample_prior(int(log_cfg.num_prior_samples), torch.Generator().manual_seed(0))
+    if prior is None:
+        return
+    device = prior.device
+    latent_dim, r, steps = model.latent_dim, float(log_cfg.traversal_range), int(log_cfg.traversal_steps)
+    values = torch.linspace(-r, r, steps, device=device)
+    center = torch.cat([model.encode(chunk) for chunk in data.test.x.split(4096)]).mean(0)
+    traversal = center.repeat(latent_dim, steps, 1)  # (latent, step, latent_dim)
+    for i in range(latent_dim):
+        traversal[i, :, i] = values
+    decoded = {
+        "samples/prior": _decode(model, likelihood, prior),
+        "latent/traversal": _decode(model, likelihood, traversal.flatten(0, 1)),
+    }
+    if latent_dim == 2:  # rows run from z2 = +range (top) to -range; columns over z1
+        grid = torch.stack(torch.meshgrid(values.flip(0), values, indexing="ij")[::-1], dim=-1)
+        decoded["latent/manifold"] = _decode(model, likelihood, grid.reshape(-1, 2))
+
+    if data.kind == "image":
+        row_length = {"samples/prior": min(8, len(prior)), "latent/traversal": steps, "latent/manifold": steps}
+        for tag, (mean, std) in decoded.items():
+            writer.add_image(tag, image_grid(list(mean.split(row_length[tag]))), step)
+            if std is not None:  # scaled by a high quantile: a few bright pixels would leave the rest black
+                shown = (std / std.flatten().float().quantile(0.995).clamp_min(1e-8)).clamp(max=1.0)
+                writer.add_image(f"{tag}_std", image_grid(list(shown.split(row_length[tag]))), step)
+        return
+    curves = {tag: data.denormalize(mean).cpu() for tag, (mean, _) in decoded.items()}
+    axis = data.axis.cpu().numpy()
+    writer.add_figure("samples/prior", curves_figure(axis, curves["samples/prior"], data.axis_name), step)
+    figure = traversal_figure(axis, curves["latent/traversal"].reshape(latent_dim, steps, -1), values.cpu(), data.axis_name)
+    writer.add_figure("latent/traversal", figure, step)
+    if "latent/manifold" in curves:
+        writer.add_figure("latent/manifold", manifold_figure(curves["latent/manifold"].reshape(steps, steps, -1), values.cpu()), step)
+
+
+def _decode(model: Autoencoder, likelihood: Likelihood, z: Tensor) -> tuple[Tensor, Tensor | None]:
+    output = model.decode(z)
+    return likelihood.mean(output), likelihood.std(output)
+
+
+@torch.inference_mode()
+def log_filters(writer: Any, model: Autoencoder, data: Dataset, step: int, max_filters: int = 100) -> None:
+    """The model's learned filters (`Autoencoder.filters`, e.g. a dictionary's atoms) under their
+    tag: images in rows of 10, each scaled by its own min and max, for image data; curves (at
+    most 16, one panel each) for 1-D data."""
+    found = model.filters()
+    if found is None:
+        return
+    tag, weights = found
+    weights = weights[:max_filters].float().cpu()  # (filters, data dimensions)
+    if data.kind == "image":
+        images = scaled_rows(weights).reshape(-1, *data.sample_shape)
+        per_row = min(10, len(images))
+        rows = [images[i : i + per_row] for i in range(0, len(images) - len(images) % per_row, per_row)]
+        writer.add_image(tag, image_grid(rows), step)
+        return
+    axis = data.axis.cpu().numpy()
+    title = f"{min(16, len(weights))} of {len(found[1])} {tag.split('/')[-1]} (unit norm)"
+    writer.add_figure(tag, signal_panels(axis, weights, title, tag.split("/")[-1].rstrip("s")), step)
+
+
+def log_evaluation(writer: Any, evaluation: Any, report: str, step: int) -> None:
+    """`evaluate/<metric>` scalars (one per factor_corr entry) and the report as text, at `step`."""
+    for key, value in evaluation.metrics.items():
+        if key == "factor_corr":
+            for i, row in enumerate(value):
+                for name, entry in zip(evaluation.factor_names, row):
+                    writer.add_scalar(f"evaluate/factor_corr/z{i}_{name}", entry, step)
+        else:
+            writer.add_scalar(f"evaluate/{key}", value, step)
+    writer.add_text("evaluate", "\n".join(f"    {line}" for line in report.splitlines()), step)

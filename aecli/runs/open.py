@@ -1,0 +1,131 @@
+"""Reopen a finished run directory: its config, a checkpoint, and the model and data rebuilt from them.
+
+Shared by `aecli evaluate`, `aecli visualize-latents` and the Python API. Every check happens before
+anything is written, and each problem a user can fix is one `UserError` line. The checks
+on paths and config come before torch is imported, so a mistyped run answers at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from aecli.config import keys
+from aecli.errors import UserError
+from aecli.runs.store import read_run_config
+
+if TYPE_CHECKING:
+    import torch
+
+    from aecli.engine.build import Experiment
+
+
+
+@dataclass
+class Run:
+    """A run rebuilt from its directory: `cfg` is its resolved config with any overrides applied."""
+
+    path: Path
+    cfg: DictConfig
+    experiment: Experiment
+    checkpoint_name: str
+    epoch: int
+    device: torch.device
+
+
+def command_overrides(cfg: DictConfig, own_keys: set[str]) -> dict[str, Any]:
+    """The part of a command's config that is meant for the run's config: every top-level key
+    the command does not own, with null leaves (the command's "keep the run's own value") dropped."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    return _drop_nulls({key: value for key, value in container.items() if key not in own_keys and key != "hydra"})
+
+
+def load_run(run: str | Path, checkpoint: str, overrides: dict[str, Any] | None = None) -> Run:
+    """Rebuild the run at `run` from `.hydra/config.yaml` (plus `overrides`, e.g. a new
+    trainer.device or data.root) and load `checkpoints/<checkpoint>.pt` into its model."""
+    path, cfg, checkpoint_path = locate_run(run, checkpoint, overrides)
+
+    import torch
+
+    from aecli.config.validate import validate_train_config
+    from aecli.engine.build import build_experiment
+    from aecli.engine.device import resolve_device
+    from aecli.runs.checkpoint import load_checkpoint, load_model_state
+
+    validate_train_config(cfg)
+    device = resolve_device(cfg.trainer.device)
+    payload = load_checkpoint(checkpoint_path, map_location=device)
+    _check_same_model(payload, cfg, checkpoint_path)
+
+    torch.manual_seed(cfg.seed)
+    experiment = build_experiment(cfg, device)
+    load_model_state(experiment.model, payload.get("model"), checkpoint_path)
+    experiment.model.eval()
+    return Run(path, cfg, experiment, checkpoint, int(payload.get("epoch", 0)), device)
+
+
+def locate_run(run: str | Path, checkpoint: str, overrides: dict[str, Any] | None = None) -> tuple[Path, DictConfig, Path]:
+    """The run's folder, its config with `overrides` applied, and the checkpoint's path, all
+    checked to exist (no torch needed)."""
+    path = Path(str(run)).expanduser()
+    keys.RUN_COMMAND["checkpoint"].check("checkpoint", checkpoint)
+    if not path.is_dir():
+        raise UserError(f"run directory {path} does not exist; pass run=DIR, a directory written by aecli train")
+    config_path = path / ".hydra" / "config.yaml"
+    if not config_path.is_file():
+        raise UserError(
+            f"{path} is not an aecli run directory (no .hydra/config.yaml); pass run=DIR, a directory written by aecli train"
+        )
+    cfg = read_run_config(config_path, "pass run=DIR, a directory written by aecli train")
+    cfg = _apply_overrides(cfg, overrides or {}, config_path)
+
+    checkpoint_path = path / "checkpoints" / f"{checkpoint}.pt"
+    if not checkpoint_path.is_file():
+        other = "last" if checkpoint == "best" else "best"
+        raise UserError(
+            f"run {path} has no checkpoints/{checkpoint}.pt; train it to the end of an epoch first, "
+            f"or try checkpoint={other}"
+        )
+    return path, cfg, checkpoint_path
+
+
+def _apply_overrides(cfg: DictConfig, overrides: dict[str, Any], config_path: Path) -> DictConfig:
+    """Merge `overrides` into the run's config; a key the run's config lacks is a typo."""
+    OmegaConf.set_struct(cfg, True)
+    try:
+        merged = OmegaConf.merge(cfg, overrides)
+    except Exception as error:  # OmegaConf's key and type errors
+        key = getattr(error, "full_key", "") or ""
+        raise UserError(
+            f"cannot apply the override {key or 'given'} to the run's config {config_path} "
+            f"({str(error).splitlines()[0]}); use only keys that config has"
+        ) from None
+    OmegaConf.set_struct(merged, False)
+    return merged
+
+
+def _check_same_model(payload: dict[str, Any], cfg: DictConfig, checkpoint_path: Path) -> None:
+    """The checkpoint must come from this run's architecture and likelihood."""
+    from aecli.config.migrate import migrate
+
+    saved = payload.get("config")
+    if not isinstance(saved, dict):
+        raise UserError(f"{checkpoint_path} holds no config; it was not written by aecli train")
+    saved = OmegaConf.to_container(migrate(OmegaConf.create(saved)))  # as the run's config, brought up to date
+    for key in ("model", "likelihood"):
+        mine = OmegaConf.to_container(cfg[key], resolve=True) if key in cfg else None
+        if saved.get(key) != mine:
+            raise UserError(
+                f"{checkpoint_path} was written for {key} {saved.get(key)}, but the run's config says {mine}; "
+                f"restore the run's .hydra/config.yaml (and give no {key}.* overrides)"
+            )
+
+
+def _drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {key: _drop_nulls(item) for key, item in value.items() if item is not None}
+        return {key: item for key, item in kept.items() if item != {}}
+    return value
