@@ -25,7 +25,8 @@ def evaluate(cfg: DictConfig) -> dict:
 
     from aecli.config.keys import EVALUATE
     from aecli.config.validate import validate_command_config
-    from aecli.runs.open import command_overrides, load_run
+    from aecli.api import load_run
+    from aecli.runs.open import command_overrides
     from aecli.runs.store import merge_metrics, read_metrics
 
     started = time.perf_counter()

@@ -120,7 +120,7 @@ def fit_run(session: Session, writer: Any) -> FitResult:
 
     with GracefulStop() as stop:  # only while training: later, Ctrl-C interrupts at once
         if session.layerwise:  # greedy layer-wise pretraining, then fine-tuning (aecli.engine.stacked)
-            return fit_layerwise(model, likelihood, regularizers, data, cfg, session.run_dir, writer, on_epoch_end, stop)
+            return fit_layerwise(session.experiment, cfg, session.run_dir, writer, on_epoch_end, stop)
         return fit(model, likelihood, regularizers, data, cfg, session.run_dir, writer, on_epoch_end, session.resume, stop)
 
 

@@ -23,7 +23,8 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
 
     from aecli.config.keys import VISUALIZE_LATENTS
     from aecli.config.validate import validate_command_config
-    from aecli.runs.open import command_overrides, load_run
+    from aecli.api import load_run
+    from aecli.runs.open import command_overrides
 
     started = time.perf_counter()
     validate_command_config(cfg, VISUALIZE_LATENTS)

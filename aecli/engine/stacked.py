@@ -30,6 +30,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from aecli.data import Dataset, Split
+from aecli.engine.build import Experiment
 from aecli.engine.guards import GracefulStop
 from aecli.engine.loop import fit
 from aecli.engine.state import FitResult
@@ -87,15 +88,8 @@ class PrefixedWriter:
 
 
 def fit_layerwise(
-    model: Autoencoder,
-    likelihood: Likelihood,
-    regularizers: list[Regularizer],
-    data: Dataset,
-    cfg: DictConfig,
-    run_dir: Path,
-    writer: Any,
-    on_epoch_end: Callable[[int], None] | None = None,
-    stop: GracefulStop | None = None,
+    experiment: Experiment, cfg: DictConfig, run_dir: Path, writer: Any,
+    on_epoch_end: Callable[[int], None] | None = None, stop: GracefulStop | None = None,
 ) -> FitResult:
     """Pretrain `model` stage by stage (`cfg.trainer.epochs` epochs each), then fine-tune it
     end to end for `cfg.trainer.finetune_epochs`; returns the fine-tuning's FitResult (or, with
@@ -106,6 +100,7 @@ def fit_layerwise(
     stage takes that stage's best weights. Fine-tuning writes the run's own checkpoints and
     `train/`, `val/` scalars like any run.
     """
+    model, likelihood, regularizers, data = experiment.model, experiment.likelihood, experiment.regularizers, experiment.data
     stages, stage_regularizers = check_layerwise(model, likelihood, regularizers, data, cfg)
     stop = stop or GracefulStop()
     started = time.perf_counter()

@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from aecli.evaluation.metrics import format_number
 from aecli.evaluation.scores import Evaluation
-from aecli.runs.open import Run
+from aecli.api import Run
 
 
 def describe_metrics(run: Run, settings: DictConfig) -> dict[str, str]:

@@ -22,7 +22,7 @@ from aecli.engine.steps import encode_split, reconstruction_sse
 from aecli.evaluation import metrics
 from aecli.models import Autoencoder
 from aecli.models.jacobian import squared_jacobian_norm
-from aecli.runs.open import Run
+from aecli.api import Run
 
 
 @dataclass

@@ -82,7 +82,7 @@ def draw_codes_next_to_pca(run_dir: Path, png_path: Path) -> None:
     from aecli.evaluation.metrics import fit_pca
     from aecli.report.figures import plt
     from aecli.report.latents import embed_codes, latent_figure
-    from aecli.runs.open import load_run
+    from aecli.api import load_run
 
     run = load_run(run_dir, "best")
     data = run.experiment.data

@@ -1,15 +1,14 @@
-"""Reopen a finished run directory: its config, a checkpoint, and the model and data rebuilt from them.
-
-Shared by `aecli evaluate`, `aecli visualize-latents` and the Python API. Every check happens before
-anything is written, and each problem a user can fix is one `UserError` line. The checks
-on paths and config come before torch is imported, so a mistyped run answers at once.
+"""Find a finished run directory's parts: its folder, its config (with a command's overrides)
+and a checkpoint, each checked to exist and to belong together (aecli.api rebuilds the run
+from them). Every check happens before anything is written, and each problem a user can fix
+is one `UserError` line. The checks on paths and config need no torch, so a mistyped run
+answers at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -17,54 +16,12 @@ from aecli.config import keys
 from aecli.errors import UserError
 from aecli.runs.store import read_run_config
 
-if TYPE_CHECKING:
-    import torch
-
-    from aecli.engine.build import Experiment
-
-
-
-@dataclass
-class Run:
-    """A run rebuilt from its directory: `cfg` is its resolved config with any overrides applied."""
-
-    path: Path
-    cfg: DictConfig
-    experiment: Experiment
-    checkpoint_name: str
-    epoch: int
-    device: torch.device
-
 
 def command_overrides(cfg: DictConfig, own_keys: set[str]) -> dict[str, Any]:
     """The part of a command's config that is meant for the run's config: every top-level key
     the command does not own, with null leaves (the command's "keep the run's own value") dropped."""
     container = OmegaConf.to_container(cfg, resolve=True)
     return _drop_nulls({key: value for key, value in container.items() if key not in own_keys and key != "hydra"})
-
-
-def load_run(run: str | Path, checkpoint: str, overrides: dict[str, Any] | None = None) -> Run:
-    """Rebuild the run at `run` from `.hydra/config.yaml` (plus `overrides`, e.g. a new
-    trainer.device or data.root) and load `checkpoints/<checkpoint>.pt` into its model."""
-    path, cfg, checkpoint_path = locate_run(run, checkpoint, overrides)
-
-    import torch
-
-    from aecli.config.validate import validate_train_config
-    from aecli.engine.build import build_experiment
-    from aecli.engine.device import resolve_device
-    from aecli.runs.checkpoint import load_checkpoint, load_model_state
-
-    validate_train_config(cfg)
-    device = resolve_device(cfg.trainer.device)
-    payload = load_checkpoint(checkpoint_path, map_location=device)
-    _check_same_model(payload, cfg, checkpoint_path)
-
-    torch.manual_seed(cfg.seed)
-    experiment = build_experiment(cfg, device)
-    load_model_state(experiment.model, payload.get("model"), checkpoint_path)
-    experiment.model.eval()
-    return Run(path, cfg, experiment, checkpoint, int(payload.get("epoch", 0)), device)
 
 
 def locate_run(run: str | Path, checkpoint: str, overrides: dict[str, Any] | None = None) -> tuple[Path, DictConfig, Path]:
@@ -107,7 +64,7 @@ def _apply_overrides(cfg: DictConfig, overrides: dict[str, Any], config_path: Pa
     return merged
 
 
-def _check_same_model(payload: dict[str, Any], cfg: DictConfig, checkpoint_path: Path) -> None:
+def check_same_model(payload: dict[str, Any], cfg: DictConfig, checkpoint_path: Path) -> None:
     """The checkpoint must come from this run's architecture and likelihood."""
     from aecli.config.migrate import migrate
 

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from aecli.errors import UserError
 from aecli.evaluation.scores import evaluate_run
-from aecli.runs.open import load_run
+from aecli.api import load_run
 from conftest import REPO, TINY, run_cli
 from conftest import events
 

@@ -191,5 +191,5 @@ def test_a_diverging_stage_names_itself_and_advises_a_fresh_start(tmp_path):
     torch.manual_seed(0)
     experiment = build_experiment(cfg, torch.device("cpu"))
     with pytest.raises(TrainingDiverged, match=r"^pretraining layer1: training diverged: .*; start the run again with a lower trainer.lr") as caught:
-        fit_layerwise(experiment.model, experiment.likelihood, experiment.regularizers, experiment.data, cfg, tmp_path, Writer())
+        fit_layerwise(experiment, cfg, tmp_path, Writer())
     assert "resume" not in str(caught.value)
