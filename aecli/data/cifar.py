@@ -21,6 +21,7 @@ import tarfile
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import numpy as np
 
@@ -131,7 +132,7 @@ class _BatchUnpickler(pickle.Unpickler):
         ("numpy", "dtype"): np.dtype,
     }
 
-    def __init__(self, handle, path: Path):
+    def __init__(self, handle: BinaryIO, path: Path):
         super().__init__(handle, encoding="latin1")  # Python 2 byte strings: the pixel buffers
         self.path = path
 

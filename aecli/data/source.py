@@ -50,11 +50,13 @@ class Source:
         for name in ("x", "test_x"):
             array = getattr(self, name)
             if array is not None and array.ndim != expected_ndim:
-                raise ValueError(f"Source.{name} of kind {self.kind} must have {expected_ndim} dimensions, got {array.shape}")
-        if self.test_x is not None and (self.test_x.shape[1:] != self.x.shape[1:] or self.test_x.dtype != self.x.dtype):
-            raise ValueError(f"Source.test_x {self.test_x.shape} {self.test_x.dtype} does not match x {self.x.shape} {self.x.dtype}")
-        if (self.test_labels is not None) and (self.test_x is None or self.labels is None):
-            raise ValueError("Source.test_labels needs test_x and labels")
+                raise ValueError(f"Source.{name} of kind {self.kind} needs {expected_ndim} dimensions, got {array.shape}")
+        test_x = self.test_x
+        if test_x is not None and (test_x.shape[1:] != self.x.shape[1:] or test_x.dtype != self.x.dtype):
+            raise ValueError(f"Source.test_x {test_x.shape} {test_x.dtype} does not match x {self.x.shape} {self.x.dtype}")
+        # A labelled source with a test split labels both splits, so plots and probes can use either.
+        if (self.test_labels is not None) != (self.test_x is not None and self.labels is not None):
+            raise ValueError("Source.test_labels are given exactly when both test_x and labels are")
         for name in ("labels", "test_labels"):
             array = getattr(self, name)
             if array is not None and (array.dtype != np.int64 or array.ndim != 1):
@@ -66,7 +68,9 @@ class Source:
         self._check_count("test labels", self.test_labels, self.test_x)
         self._check_count("factor rows", self.factors, self.x)
         for name, labels in (("labels", self.labels), ("test labels", self.test_labels)):
-            if labels is not None and self.class_names and len(labels) and not 0 <= labels.min() <= labels.max() < len(self.class_names):
+            if labels is None or not self.class_names or not len(labels):
+                continue
+            if not 0 <= labels.min() <= labels.max() < len(self.class_names):
                 raise UserError(
                     f"{self.origin}: {name} range over {labels.min()}..{labels.max()} but there are "
                     f"{len(self.class_names)} classes; replace the file with one whose labels are 0..{len(self.class_names) - 1}"
