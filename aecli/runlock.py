@@ -24,6 +24,9 @@ The lock file and the rest of the run folder:
   the same process is allowed (re-entrant, counted), since refusing ourselves with our own
   pid would only confuse. Processes forked while the lock is held (DataLoader workers)
   share it and die with their parent.
+- On NFS, Linux emulates flock with POSIX locks, which closing *any* descriptor of the file
+  in the holding process releases; so the holder never opens the lock file a second time
+  (`read_holder` reads through the held descriptor).
 - On a file system without flock support (some FUSE or `nolock` NFS mounts) the run goes on
   unlocked with a logged warning rather than refusing all work there.
 """
@@ -116,6 +119,11 @@ def hold_run_lock(run_dir: str | os.PathLike, command: str, *, fix: str | None =
 
 def read_holder(run_dir: str | os.PathLike) -> LockHolder | None:
     """What the lock file of `run_dir` records (the holder, or a dead process's leftover), or None."""
+    held = _held.get(Path(run_dir).absolute().resolve())
+    if held is not None:
+        # Read through the held descriptor: on NFS, flock is emulated with POSIX locks, which
+        # closing any other descriptor of the file in this process would release.
+        return _parse_record(os.pread(held[0], 4096, 0).decode(errors="replace"))
     try:
         text = (Path(run_dir) / LOCK_NAME).read_text()
     except (FileNotFoundError, NotADirectoryError):
