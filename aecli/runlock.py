@@ -21,9 +21,10 @@ The lock file and the rest of the run folder:
   unlinked it in between, the winner retries on the new file instead of "holding" a lock
   nobody else can see.
 - The lock is per open file, not per process: a second `hold_run_lock` on the same folder in
-  the same process is allowed (re-entrant, counted), since refusing ourselves with our own
-  pid would only confuse. Processes forked while the lock is held (DataLoader workers)
-  share it and die with their parent.
+  the same process is allowed (re-entrant; the outermost hold releases), since refusing
+  ourselves with our own pid would only confuse (train with `evaluate_after` goes on to
+  evaluate its own folder). Processes forked while the lock is held (DataLoader workers)
+  share it: the lock lasts until the last of them exits.
 - On NFS, Linux emulates flock with POSIX locks, which closing *any* descriptor of the file
   in the holding process releases; so the holder never opens the lock file a second time
   (`read_holder` reads through the held descriptor).
@@ -45,6 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aecli.errors import UserError
 
@@ -52,8 +54,8 @@ LOCK_NAME = ".aecli.lock"
 
 log = logging.getLogger("aecli")
 
-# Resolved run folder -> (open lock file descriptor, how many nested holds in this process).
-_held: dict[Path, list[int]] = {}
+# Resolved run folder -> the open lock file descriptor this process holds it with.
+_held: dict[Path, int] = {}
 
 # A loser may read the file in the instant between the winner's flock and its record being
 # written; it re-reads for this long before describing the holder as unknown.
@@ -98,18 +100,14 @@ def hold_run_lock(run_dir: str | os.PathLike, command: str, *, fix: str | None =
     """
     folder = Path(run_dir).absolute()
     key = folder.resolve()
-    if key in _held:  # re-entrant within this process
-        _held[key][1] += 1
-        try:
-            yield folder / LOCK_NAME
-        finally:
-            _held[key][1] -= 1
+    if key in _held:  # re-entrant within this process: the outer hold releases
+        yield folder / LOCK_NAME
         return
     fd = _acquire(folder, command, fix)
     if fd is None:  # the file system cannot lock: warned, run unlocked
         yield folder / LOCK_NAME
         return
-    _held[key] = [fd, 1]
+    _held[key] = fd
     try:
         yield folder / LOCK_NAME
     finally:
@@ -123,7 +121,7 @@ def read_holder(run_dir: str | os.PathLike) -> LockHolder | None:
     if held is not None:
         # Read through the held descriptor: on NFS, flock is emulated with POSIX locks, which
         # closing any other descriptor of the file in this process would release.
-        return _parse_record(os.pread(held[0], 4096, 0).decode(errors="replace"))
+        return _parse_record(os.pread(held, 4096, 0).decode(errors="replace"))
     try:
         text = (Path(run_dir) / LOCK_NAME).read_text()
     except (FileNotFoundError, NotADirectoryError):
@@ -215,7 +213,7 @@ def _parse_record(text: str) -> LockHolder:
     if not isinstance(record, dict):
         return LockHolder(None, None, None, None)
 
-    def typed(key: str, kind: type | tuple[type, ...]):  # a foreign or damaged file: ignore odd fields
+    def typed(key: str, kind: type | tuple[type, ...]) -> Any:  # a foreign or damaged file: ignore odd fields
         value = record.get(key)
         return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
