@@ -26,7 +26,7 @@ from typing import BinaryIO
 import numpy as np
 
 from aecli.data.download import fetch, md5_of
-from aecli.data.mnist import default_data_root
+from aecli.data.idx import default_data_root
 from aecli.data.source import Source
 from aecli.errors import UserError
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aecli.data import mnist
+from aecli.data import idx as mnist
 from aecli.data.download import fetch
-from aecli.data.mnist import default_data_root, read_idx
+from aecli.data.idx import default_data_root, read_idx
 from aecli.data.source import Source
 from aecli.errors import UserError
 
@@ -46,7 +46,7 @@ class IdxSet:
 
 
 IDX_SETS: dict[str, IdxSet] = {
-    # One table for MNIST: its md5 sums and mirrors stay in aecli.data.mnist.
+    # One table for MNIST: its md5 sums and mirrors stay in aecli.data.idx.
     "mnist": IdxSet(
         folder="MNIST",
         md5s={key: md5 for key, (_, md5) in mnist.RESOURCES.items()},

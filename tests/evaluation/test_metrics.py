@@ -1,4 +1,4 @@
-"""aecli.metrics against closed forms and brute force."""
+"""aecli.evaluation.metrics against closed forms and brute force."""
 
 from __future__ import annotations
 

@@ -16,9 +16,9 @@ import subprocess
 import pytest
 import torch
 
-from aecli.checkpoint import atomic_write
+from aecli.runs.store import atomic_write
 from aecli.errors import UserError
-from aecli.write_failures import (
+from aecli.runs.write_failures import (
     format_size,
     serialized_size,
     write_failure_cause,

@@ -18,15 +18,15 @@ import pytest
 from omegaconf import OmegaConf
 
 from aecli.errors import UserError
-from aecli.rundir import RunDirGuard
-from aecli.runlock import LOCK_NAME, hold_run_lock, read_holder
+from aecli.runs.guard import RunDirGuard
+from aecli.runs.lock import LOCK_NAME, hold_run_lock, read_holder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 HOLD_UNTIL_KILLED = textwrap.dedent(
     """
     import sys, time
-    from aecli.runlock import hold_run_lock
+    from aecli.runs.lock import hold_run_lock
     with hold_run_lock(sys.argv[1], "train"):
         print("held", flush=True)
         time.sleep(120)
@@ -125,7 +125,7 @@ WORKER = textwrap.dedent(
     """
     import os, random, sys, time
     from aecli.errors import UserError
-    from aecli.runlock import LOCK_NAME, hold_run_lock
+    from aecli.runs.lock import LOCK_NAME, hold_run_lock
     folder, sentinel, go = sys.argv[1], sys.argv[2], float(sys.argv[3])
 
     # Pause between opening the lock file and locking it, as a busy machine may: this is

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal, ortho_group
 
-from aecli.downstream_ppca import PPCA, fit_ppca, ppca_log_likelihood, ppca_nll
+from aecli.evaluation.ppca import PPCA, fit_ppca, ppca_log_likelihood, ppca_nll
 
 
 def gaussian_data(num_samples: int, data_dim: int, seed: int) -> np.ndarray:
@@ -41,7 +41,7 @@ def test_nll_matches_scipy_for_any_weight_not_only_a_fitted_one():
 
 
 def test_nll_scores_in_chunks_like_all_at_once(monkeypatch):
-    import aecli.downstream_ppca as module
+    import aecli.evaluation.ppca as module
 
     train, test = gaussian_data(200, 5, seed=3), gaussian_data(37, 5, seed=4)
     ppca = fit_ppca(train, latent_dim=2)

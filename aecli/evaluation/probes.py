@@ -2,7 +2,7 @@
 
 A stratified draw of N labelled training codes (every class keeps its share of the training
 split, at least one example each), the same standardize + logistic-regression probe as the
-full-label `probe_linear_acc` (`aecli.metrics.linear_probe_accuracy`), repeated over a few
+full-label `probe_linear_acc` (`aecli.evaluation.metrics.linear_probe_accuracy`), repeated over a few
 seeded draws because with 100 labels the draw itself moves the accuracy by points.
 
 NumPy and scikit-learn only; nothing here imports torch.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aecli.metrics import linear_probe_accuracy
+from aecli.evaluation.metrics import linear_probe_accuracy
 
 
 def stratified_counts(class_counts: np.ndarray, num_labels: int) -> np.ndarray:

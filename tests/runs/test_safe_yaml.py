@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from aecli.errors import UserError
-from aecli.safe_config import read_yaml_config
+from aecli.runs.safe_yaml import read_yaml_config
 
 # Nine levels of nine: 9**9 (387 million) "lol"s once expanded, in 600 bytes.
 BILLION_LAUGHS = '\nlol0: &lol0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(

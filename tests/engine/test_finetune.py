@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from aecli.downstream_finetune import fresh_copy, train_classifier
+from aecli.engine.finetune import fresh_copy, train_classifier
 
 CODE_DIM = 4
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aecli.downstream_probes import few_label_probe, stratified_counts, stratified_sample
-from aecli.metrics import linear_probe_accuracy
+from aecli.evaluation.probes import few_label_probe, stratified_counts, stratified_sample
+from aecli.evaluation.metrics import linear_probe_accuracy
 
 
 @pytest.mark.parametrize(
