@@ -1,4 +1,6 @@
-"""MNIST look-alikes in IDX files: MNIST, Fashion-MNIST and Kuzushiji-MNIST.
+"""MNIST look-alikes in IDX files: MNIST, Fashion-MNIST and Kuzushiji-MNIST, the reader and
+the dataset options `mnist`, `fashion_mnist` and `kmnist` (uint8 images, scaled to [0, 1]
+per batch; the given test split kept).
 
 All three ship the same four files (train/test images and labels) and sit in
 torchvision's layout, `<root>/<folder>/raw/<name>[.gz]`, so existing downloads are
@@ -19,14 +21,23 @@ from pathlib import Path
 
 import numpy as np
 
-from aecli.data import idx as mnist
+from omegaconf import DictConfig
+
+from aecli.data import DATASETS
+from aecli.data.assemble import GIVEN_TEST, dataset_from_source
+from aecli.data.base import Dataset
 from aecli.data.download import fetch
 from aecli.data.idx import default_data_root, read_idx
 from aecli.data.source import Source
 from aecli.errors import UserError
 
 # key -> file name without .gz; the same four names in every set.
-FILE_NAMES = {key: name for key, (name, _) in mnist.RESOURCES.items()}
+FILE_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
 
 
 @dataclass(frozen=True)
@@ -46,11 +57,15 @@ class IdxSet:
 
 
 IDX_SETS: dict[str, IdxSet] = {
-    # One table for MNIST: its md5 sums and mirrors stay in aecli.data.idx.
     "mnist": IdxSet(
         folder="MNIST",
-        md5s={key: md5 for key, (_, md5) in mnist.RESOURCES.items()},
-        mirrors=tuple(mnist.MIRRORS),
+        md5s={
+            "train_images": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train_labels": "d53e105ee54ea40749a09fcbcd1e9432",
+            "test_images": "9fb629c4189551a2d022fa330f9573f3",
+            "test_labels": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
         class_names=tuple("0123456789"),
     ),
     "fashion_mnist": IdxSet(
@@ -148,3 +163,20 @@ def _spec(name: str) -> IdxSet:
     if name not in IDX_SETS:
         raise UserError(f"unknown IDX dataset {name!r}; choose one of {', '.join(IDX_SETS)}")
     return IDX_SETS[name]
+
+
+def load_idx_dataset(name: str, cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
+    """The IDX set `name` as a dataset: `cfg.val_size` images of its training files held out
+    (seeded by `cfg.seed`), its own test files as the test split."""
+    source = read_idx_set(name, data_cfg.root, bool(data_cfg.download))
+    return dataset_from_source(source, cfg)
+
+
+def _register(name: str) -> None:
+    @DATASETS.register(name, settings=GIVEN_TEST)
+    def load(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
+        return load_idx_dataset(name, cfg, data_cfg)
+
+
+for _name in IDX_SETS:
+    _register(_name)
