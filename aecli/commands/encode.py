@@ -4,6 +4,7 @@ VAEs) as .npy, .npz (with labels when known) or .csv."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import hydra
@@ -16,20 +17,10 @@ OWN_KEYS = {"run", "checkpoint", "input", "split", "output", "layout", "image_si
 OUTPUT_SUFFIXES = (".npy", ".npz", ".csv")
 
 
-@hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="encode")
-@report_user_errors("encode")
-def main(cfg: DictConfig) -> None:
-    encode(cfg)
-
-
 def encode(cfg: DictConfig) -> Path:
     """Write the codes the config asks for; returns the output path."""
-    import time
-
-    from aecli.api import load_run
     from aecli.config.keys import ENCODE
     from aecli.config.validate import validate_command_config
-    from aecli.runs.open import command_overrides
 
     started = time.perf_counter()
     validate_command_config(cfg, ENCODE)
@@ -38,6 +29,9 @@ def encode(cfg: DictConfig) -> Path:
         raise UserError(f"output={output} must end in .npy, .npz or .csv")
     if (cfg.input is None) == (cfg.split is None):
         raise UserError("give exactly one of input=PATH (new data) or split=train|val|test (the run's own)")
+    from aecli.api import load_run
+    from aecli.runs.open import command_overrides
+
     run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
     codes, labels, what = _codes_of_split(run, str(cfg.split)) if cfg.split else _codes_of_input(run, cfg)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -96,3 +90,9 @@ def write_codes(path: Path, codes, labels: list[str] | None) -> None:
                     writer.writerow([repr(v) for v in row] + ([] if labels is None else [labels[i]]))
     except OSError as error:
         raise UserError(f"cannot write {path} ({error}); choose a writable output=PATH") from None
+
+
+@hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="encode")
+@report_user_errors("encode")
+def main(cfg: DictConfig) -> None:
+    encode(cfg)

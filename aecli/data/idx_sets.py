@@ -40,6 +40,10 @@ FILE_NAMES = {
 }
 
 
+def _md5s(train_images: str, train_labels: str, test_images: str, test_labels: str) -> dict[str, str]:
+    return dict(zip(FILE_NAMES, (train_images, train_labels, test_images, test_labels)))
+
+
 @dataclass(frozen=True)
 class IdxSet:
     """One published IDX dataset.
@@ -59,23 +63,15 @@ class IdxSet:
 IDX_SETS: dict[str, IdxSet] = {
     "mnist": IdxSet(
         folder="MNIST",
-        md5s={
-            "train_images": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-            "train_labels": "d53e105ee54ea40749a09fcbcd1e9432",
-            "test_images": "9fb629c4189551a2d022fa330f9573f3",
-            "test_labels": "ec29112dd5afa0611ce80d1b7f02629c",
-        },
+        md5s=_md5s("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+                   "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
         mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
         class_names=tuple("0123456789"),
     ),
     "fashion_mnist": IdxSet(
         folder="FashionMNIST",
-        md5s={
-            "train_images": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "train_labels": "25c81989df183df01b3e8a0aad5dffbe",
-            "test_images": "bef4ecab320f06d8554ea6380940ec79",
-            "test_labels": "bb300cfdad3c16e7a12a480ee83cd310",
-        },
+        md5s=_md5s("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                   "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
         mirrors=(
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
@@ -84,16 +80,9 @@ IDX_SETS: dict[str, IdxSet] = {
     ),
     "kmnist": IdxSet(
         folder="KMNIST",
-        md5s={
-            "train_images": "bdb82020997e1d708af4cf47b453dcf7",
-            "train_labels": "e144d726b3acfaa3e44228e80efcd344",
-            "test_images": "5c965bf0a639b31b8f53240b1b52f4d7",
-            "test_labels": "7320c461ea6c1c855c0b718fb2a4b134",
-        },
-        mirrors=(
-            "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
-            "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
-        ),
+        md5s=_md5s("bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
+                   "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134"),
+        mirrors=("https://codh.rois.ac.jp/kmnist/dataset/kmnist/", "http://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
         # Romanized hiragana, in label order (torchvision's KMNIST.classes).
         class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
     ),

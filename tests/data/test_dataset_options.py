@@ -111,3 +111,14 @@ def test_csv_with_text_labels_is_standardized(tmp_path):
     assert data.sample_shape == (2,) and data.class_names == ("elm", "oak")
     assert data.train.x.mean(0).abs().max() < 1e-4 and data.axis_name == "feature"
     assert torch.allclose(data.denormalize(data.test.x)[:, 1], data.denormalize(data.test.x)[:, 0] * 3 - 450, atol=1e-3)
+
+
+def test_uint8_split_hands_out_float_batches_and_placement_is_reported():
+    from aecli.data.base import Dataset, Split
+
+    stored = torch.arange(2 * 3 * 4, dtype=torch.uint8).reshape(6, 1, 2, 2) * 10
+    split = Split(stored, torch.arange(6)).to("cpu", stream=True)
+    assert split.batch(torch.tensor([5, 0])).tolist() == (stored[[5, 0]].float() / 255).tolist()
+    assert torch.equal(torch.cat(list(split.batches(4))), stored.float() / 255) and split.value_range()[1] == 230 / 255
+    data = Dataset("d", split, split, split, kind="image").to("cpu", free_bytes=0)  # the CPU is host memory
+    assert not data.train.streamed and data.placement == "uint8 on cpu (0.0 MiB)"
