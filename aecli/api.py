@@ -2,18 +2,34 @@
 
     import aecli
     run = aecli.load_run("outputs/2026-11-30/12-00-00")
+    codes = run.encode(images)          # (N, latent_dim); the posterior mean for a VAE
+    images_back = run.reconstruct(images)
+    new = run.sample(16)                # VAE runs only
+
+Inputs are NumPy arrays or torch tensors in the data's own shape and scale: images as
+(N, C, H, W) (also (N, H, W) when C = 1, or channels-last (N, H, W, C)), uint8 0..255 or
+float in the run's range; vectors (N, D) in their raw units (a run trained on standardized
+data standardizes them with its training statistics, and `decode` undoes it). Outputs come
+back as the input came in: NumPy for NumPy, tensors on the input's device for tensors.
+Work runs in batches of `trainer.eval_batch_size` on the run's device (or `device=`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
+from torch import Tensor
 
 from aecli.engine.build import Experiment
+from aecli.errors import UserError
+
+ArrayLike = np.ndarray | Tensor
 
 
 @dataclass
@@ -27,27 +43,134 @@ class Run:
     epoch: int
     device: torch.device
 
+    @property
+    def config(self) -> DictConfig:
+        return self.cfg
 
-def load_run(run: str | Path, checkpoint: str = "best", overrides: dict[str, Any] | None = None) -> Run:
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.experiment.model
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.cfg.trainer.eval_batch_size)
+
+    @torch.inference_mode()
+    def encode(self, x: ArrayLike) -> ArrayLike:
+        """The deterministic codes (N, latent_dim) of samples `x` (the posterior mean for a VAE)."""
+        chunks, back = self._samples(x)
+        return back(torch.cat([self.model.encode(chunk) for chunk in chunks]))
+
+    @torch.inference_mode()
+    def decode(self, z: ArrayLike) -> ArrayLike:
+        """The decoder's mean for codes `z` (N, latent_dim), in the data's shape and scale."""
+        codes, back = _as_tensor(z)
+        codes = codes.to(self.device)
+        if codes.ndim != 2 or codes.shape[1] != self.model.latent_dim:
+            raise UserError(f"decode takes codes of shape (N, {self.model.latent_dim}), got {tuple(codes.shape)}")
+        if self.model.input_gain:
+            raise UserError("this run's decoder rescales its input (model.input_gain=true): use reconstruct(x) instead of decode(z)")
+        return back(self._decoded(codes.float()))
+
+    @torch.inference_mode()
+    def reconstruct(self, x: ArrayLike) -> ArrayLike:
+        """decode(encode(x)): the decoder's mean for the deterministic code of each sample."""
+        chunks, back = self._samples(x)
+        likelihood, data = self.experiment.likelihood, self.experiment.data
+        parts = [likelihood.mean(self.model.decode(self.model.encode(c), c)) for c in chunks]
+        return back(data.denormalize(torch.cat(parts)))
+
+    @torch.inference_mode()
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """`n` draws from the prior, decoded (VAE runs only), as a NumPy array."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise UserError(f"sample(n) needs a positive number of samples, got {n!r}")
+        generator = torch.Generator()
+        if seed is None:
+            generator.seed()  # fresh draws on every call
+        else:
+            generator.manual_seed(seed)
+        codes = self.model.sample_prior(n, generator)
+        if codes is None:
+            raise UserError(f"sample() needs a generative run (trained with regularizer=vae); {self.path} has a deterministic code")
+        return self._decoded(codes).cpu().numpy()
+
+    def _decoded(self, codes: Tensor) -> Tensor:
+        likelihood, data = self.experiment.likelihood, self.experiment.data
+        parts = [likelihood.mean(self.model.decode(chunk)) for chunk in codes.split(self.batch_size)]
+        return data.denormalize(torch.cat(parts))
+
+    def _samples(self, x: ArrayLike) -> tuple[Iterator[Tensor], Any]:
+        """`x` as float batches in the model's shape and scale on the run's device (each
+        converted as it is used), and the function that turns a result back into the input's kind."""
+        tensor, back = _as_tensor(x)
+        data = self.experiment.data
+        tensor = _in_sample_shape(tensor, data.sample_shape)
+
+        def chunks() -> Iterator[Tensor]:
+            for chunk in tensor.split(self.batch_size):
+                chunk = chunk.to(self.device)
+                chunk = chunk.float() / 255.0 if chunk.dtype == torch.uint8 else chunk.float()
+                yield (chunk - _on(data.x_offset, chunk)) / _on(data.x_scale, chunk)
+
+        return chunks(), back
+
+
+def load_run(
+    run: str | Path, checkpoint: str = "best", overrides: dict[str, Any] | None = None, *, device: str | None = None
+) -> Run:
     """Rebuild the run at `run` from `.hydra/config.yaml` (plus `overrides`, e.g. a new
-    trainer.device or data.root) and load `checkpoints/<checkpoint>.pt` into its model."""
+    data.root) and load `checkpoints/<checkpoint>.pt` (weights_only) into its model, on
+    `device` (auto, cpu, cuda, cuda:N, mps; None: the run's own trainer.device)."""
     from aecli.config.validate import validate_train_config
     from aecli.engine.build import build_experiment
     from aecli.engine.device import resolve_device
     from aecli.runs.checkpoint import load_checkpoint, load_model_state
     from aecli.runs.open import check_same_model, locate_run
 
+    if device is not None:
+        overrides = {**(overrides or {}), "trainer": {**(overrides or {}).get("trainer", {}), "device": str(device)}}
     path, cfg, checkpoint_path = locate_run(run, checkpoint, overrides)
 
     validate_train_config(cfg)
-    device = resolve_device(cfg.trainer.device)
-    payload = load_checkpoint(checkpoint_path, map_location=device)
+    resolved = resolve_device(cfg.trainer.device)
+    payload = load_checkpoint(checkpoint_path, map_location=resolved)
     check_same_model(payload, cfg, checkpoint_path)
 
     torch.manual_seed(cfg.seed)
-    experiment = build_experiment(cfg, device)
+    experiment = build_experiment(cfg, resolved)
     load_model_state(experiment.model, payload.get("model"), checkpoint_path)
     experiment.model.eval()
-    return Run(path, cfg, experiment, checkpoint, int(payload.get("epoch", 0)), device)
+    return Run(path, cfg, experiment, checkpoint, int(payload.get("epoch", 0)), resolved)
 
 
+def _as_tensor(x: ArrayLike) -> tuple[Tensor, Any]:
+    """`x` as a tensor where it is, and how to hand a result back: as a tensor on x's device
+    for a tensor, as NumPy for anything else."""
+    if isinstance(x, Tensor):
+        source_device = x.device
+        return x.detach(), lambda out: out.to(source_device)
+    array = np.asarray(x)
+    if array.dtype.kind not in "biuf":
+        raise UserError(f"expected numbers, got an array of {array.dtype}; pass a numeric NumPy array or tensor")
+    return torch.from_numpy(np.ascontiguousarray(array)), lambda out: out.cpu().numpy()
+
+
+def _in_sample_shape(x: Tensor, sample_shape: tuple[int, ...]) -> Tensor:
+    """(N, *sample_shape) from the accepted layouts of the data's own shape."""
+    if tuple(x.shape[1:]) == sample_shape and x.ndim >= 2:
+        return x
+    if len(sample_shape) == 3:
+        channels, height, width = sample_shape
+        if channels == 1 and tuple(x.shape[1:]) == (height, width):
+            return x.unsqueeze(1)
+        if tuple(x.shape[1:]) == (height, width, channels):
+            return x.permute(0, 3, 1, 2)
+    raise UserError(
+        f"this run takes samples of shape {sample_shape} (a batch: (N, {', '.join(map(str, sample_shape))})), "
+        f"got {tuple(x.shape)}; reshape or resize the input to match"
+    )
+
+
+def _on(value: Tensor | float, like: Tensor) -> Tensor | float:
+    return value.to(like.device, like.dtype) if isinstance(value, Tensor) else value

@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "aecli.commands.visualize_latents",
         "draw the latent codes of a finished run: aecli visualize-latents run=RUN_DIR",
     ),
+    "encode": (
+        "aecli.commands.encode",
+        "codes of new data or a split: aecli encode run=RUN_DIR input=PATH output=codes.npz",
+    ),
 }
 
 HELP = """\

@@ -46,7 +46,7 @@ def test_mnist_selects_bernoulli_unless_overridden():
 def test_train_help_names_groups():
     out = run_cli("train", "--help").stdout
     assert "aecli train" in out
-    assert "dataset: damped_oscillation, lines, mnist, variance_mnist" in out
+    assert "dataset: array, cifar10, csv, damped_oscillation, digits, fashion_mnist, image_folder, kmnist, lines, mnist, variance_mnist" in out
     assert "model: conv, linear, mlp" in out
 
 

@@ -92,10 +92,10 @@ def build(session: Session) -> None:
     data, model = experiment.data, experiment.model
     log.info(
         "aecli train: dataset=%s (%d/%d/%d train/val/test samples of shape %s), model=%s (%s parameters, %s code), "
-        "likelihood=%s, regularizer=[%s], device=%s",
+        "likelihood=%s, regularizer=[%s], device=%s, samples %s",
         cfg.dataset.name, len(data.train), len(data.val), len(data.test), tuple(data.sample_shape), cfg.model.name,
         f"{count_parameters(model):,}", model.bottleneck.label, cfg.likelihood.name,
-        ",".join(r.name for r in experiment.regularizers), session.device,
+        ",".join(r.name for r in experiment.regularizers), session.device, data.placement,
     )
     log.info("run directory: %s", session.run_dir)
 
@@ -116,7 +116,7 @@ def fit_run(session: Session, writer: Any) -> FitResult:
     def on_epoch_end(epoch: int) -> None:
         every = cfg.log.reconstructions_every
         if shown and ((every > 0 and epoch % every == 0) or epoch == final_epoch):
-            log_reconstructions(writer, model, likelihood, data, data.val.x[:shown], "reconstructions/val", epoch)
+            log_reconstructions(writer, model, likelihood, data, data.val.batch(slice(shown)), "reconstructions/val", epoch)
 
     with GracefulStop() as stop:  # only while training: later, Ctrl-C interrupts at once
         if session.layerwise:  # greedy layer-wise pretraining, then fine-tuning (aecli.engine.stacked)
@@ -141,7 +141,7 @@ def close_run(session: Session, result: FitResult, writer: Any) -> dict[str, Any
         writer.add_scalar(f"test/{key}", value, result.best_epoch)
     shown = min(cfg.log.num_reconstructions, len(data.val), len(data.test))
     if shown:
-        log_reconstructions(writer, model, likelihood, data, data.test.x[:shown], "reconstructions/test", result.best_epoch)
+        log_reconstructions(writer, model, likelihood, data, data.test.batch(slice(shown)), "reconstructions/test", result.best_epoch)
     log_generative_pictures(writer, model, likelihood, data, cfg.log, result.best_epoch)
     log_filters(writer, model, data, result.best_epoch)
     metrics: dict[str, Any] = {

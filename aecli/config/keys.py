@@ -3,7 +3,7 @@ declare their own keys where they register: aecli.registry)."""
 
 from __future__ import annotations
 
-from aecli.config.schema import Bool, Choice, Float, Int, Spec, Text
+from aecli.config.schema import Bool, Choice, Float, ImageSize, Int, Spec, Text
 
 TSNE_FIRST_PHASE = 250  # both t-SNE backends' early exaggeration; max_iter counts it
 MAX_ITER = Int(
@@ -24,6 +24,7 @@ TRAIN: dict[str, Spec] = {
     "objective.direction": Choice(*DIRECTIONS, message="{key} must be one of {choices}, got {value!r}"),
     "data.root": Text(nullable=True),
     "data.download": Bool(),
+    "data.placement": Choice("auto", "device", "host"),
     "trainer.epochs": Int(min=1),
     "trainer.batch_size": Int(min=1),
     "trainer.eval_batch_size": Int(min=1),
@@ -63,6 +64,18 @@ EVALUATE: dict[str, Spec] = {
     "factor_corr_method": Choice("spearman", "pearson"),
     "sparsity_threshold": Float(min=0, min_open=True),
     "nll_iw_samples": Int(min=1),
+}
+
+ENCODE: dict[str, Spec] = {
+    **RUN_COMMAND,
+    "input": Text(nullable=True, requirement="be a path (input=PATH) or null"),
+    "split": Choice("train", "val", "test", nullable=True),
+    "output": Text(requirement="be a file path ending in .npy, .npz or .csv"),
+    "layout": Choice("auto", "vectors", "nhw", "nhwc", "nchw"),
+    "image_size": ImageSize(nullable=True),
+    "channels": Choice(1, 3, nullable=True, message="{key} must be 1, 3 or null (the run's own), got {value}"),
+    "label_column": Text(nullable=True),
+    "delimiter": Text(),
 }
 
 VISUALIZE_LATENTS: dict[str, Spec] = {

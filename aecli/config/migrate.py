@@ -15,6 +15,7 @@ ADDED: dict[str, Any] = {
     "evaluate_after": False,
     "regularizer": {},
     "objective": {"metric": "val_loss", "direction": "minimize"},
+    "data.placement": "auto",
     "trainer.optimizer": "adam",
     "trainer.momentum": 0.9,
     "trainer.precision": "fp32",

@@ -242,3 +242,20 @@ def _leaves(value: Any, prefix: str) -> Iterable[tuple[str, Any]]:
             yield from _leaves(item, f"{prefix}{i}.")
     else:
         yield prefix.rstrip("."), value
+
+
+@dataclass(frozen=True)
+class ImageSize(Spec):
+    """A positive integer (a square side) or [height, width]."""
+
+    type_word: str = "an integer or [height, width]"
+
+    def type_ok(self, value: Any) -> bool:
+        return _is_int(value) or isinstance(value, (ListConfig, list, tuple))
+
+    def in_range(self, value: Any) -> bool:
+        values = [value] if _is_int(value) else list(value)
+        return (_is_int(value) or len(values) == 2) and all(_is_int(v) and v >= 1 for v in values)
+
+    def describe(self) -> str:
+        return "be a positive integer (square) or [height, width]"

@@ -4,7 +4,8 @@
 ((N,) or (N, F) numbers). Files are loaded with `allow_pickle=False`, so they cannot run
 code; save text labels as a string array (`np.array(labels, dtype=str)`), not objects.
 `x` may hold vectors (N, D) or images (N, H, W), (N, H, W, C) or (N, C, H, W); the
-`layout` argument says which when the shape alone cannot.
+`layout` argument says which when the shape alone cannot. The dataset option `array` reads
+`dataset.path` with `dataset.layout` and splits it (seeded) into train/val/test.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from omegaconf import DictConfig
 
+from aecli.config.schema import Choice, Text
+from aecli.data import DATASETS
+from aecli.data.assemble import NORMALIZE, SPLIT_HERE, dataset_from_source
+from aecli.data.base import Dataset
 from aecli.data.source import Source, encode_labels
 from aecli.errors import UserError
 
@@ -144,3 +150,14 @@ def _to_nchw(x: np.ndarray, layout: str) -> np.ndarray:
     if layout == "nhwc":
         return x.transpose(0, 3, 1, 2)
     return x
+
+
+@DATASETS.register("array", settings={
+    "path": Text(requirement="be the path of a .npy or .npz file (dataset.path=FILE)"),
+    "layout": Choice(*LAYOUTS),
+    **NORMALIZE,
+    **SPLIT_HERE,
+})
+def load_array_dataset(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
+    """uint8 images stay uint8 (scaled to [0, 1] per batch); vectors may be standardized."""
+    return dataset_from_source(read_array_file(cfg.path, str(cfg.layout)), cfg, str(cfg.normalize))

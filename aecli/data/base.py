@@ -1,13 +1,17 @@
 """The in-memory dataset every loader returns.
 
-A dataset is three splits of tensors held whole (on the training device once
-`to` is called) and batched by index, so no per-sample Python runs in the hot
-path. Labels (MNIST) or generating factors (synthetic sets) travel with each split.
+A dataset is three splits of tensors held whole and batched by index, so no per-sample
+Python runs in the hot path. 8-bit sources stay uint8 (a quarter of float32's memory) and
+are scaled to [0, 1] batch by batch as they are handed out; a split that does not fit in
+the training device's free memory stays in host memory and is streamed batch by batch.
+Every consumer asks a split for float batches (`batch`, `batches`) and never sees how it
+is stored. Labels (class indices) or generating factors travel with each split.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -15,28 +19,76 @@ from torch import Tensor
 
 from aecli.errors import UserError
 
+_BYTE_SCALE = 1.0 / 255.0
+
 
 @dataclass
 class Split:
-    """One split: samples `x` (N, *sample_shape), optional `labels` (N,) and `factors` (N, F)."""
+    """One split: samples (N, *sample_shape), optional `labels` (N,) and `factors` (N, F).
 
-    x: Tensor
+    stored: the samples as kept, uint8 in 0..255 (handed out as float in [0, 1]) or float.
+    device: where batches are handed out; None means where `stored` lives. It differs from
+    `stored.device` only when the samples are streamed from host memory.
+    """
+
+    stored: Tensor
     labels: Tensor | None = None
     factors: Tensor | None = None
+    device: torch.device | None = None
 
     def __len__(self) -> int:
-        return self.x.shape[0]
+        return self.stored.shape[0]
 
-    def to(self, device: torch.device | str) -> Split:
-        return Split(*(None if t is None else t.to(device) for t in (self.x, self.labels, self.factors)))
+    @property
+    def compute_device(self) -> torch.device:
+        return self.device if self.device is not None else self.stored.device
+
+    @property
+    def streamed(self) -> bool:
+        return self.stored.device != self.compute_device
+
+    def batch(self, index: slice | Tensor) -> Tensor:
+        """Float samples at `index` (a slice or a tensor of row indices), on the compute device."""
+        if isinstance(index, slice):
+            rows = self.stored[index]
+        else:
+            rows = self.stored.index_select(0, index.to(self.stored.device))
+        rows = rows.to(self.compute_device, non_blocking=True)
+        return rows.float().div_(255.0) if rows.dtype == torch.uint8 else rows
+
+    def batches(self, batch_size: int) -> Iterator[Tensor]:
+        """The whole split in order, as float batches of at most `batch_size` samples."""
+        for start in range(0, len(self), batch_size):
+            yield self.batch(slice(start, start + batch_size))
+
+    @property
+    def x(self) -> Tensor:
+        """The whole split as float on the compute device (a copy for uint8 or streamed
+        samples: loops over a large split use `batch`/`batches` instead)."""
+        return self.batch(slice(None))
+
+    def value_range(self) -> tuple[float, float]:
+        """The smallest and largest sample value as handed out."""
+        scale = _BYTE_SCALE if self.stored.dtype == torch.uint8 else 1.0
+        return self.stored.min().item() * scale, self.stored.max().item() * scale
+
+    def to(self, device: torch.device | str, stream: bool = False) -> Split:
+        """This split computing on `device`; with `stream` its samples stay where they are."""
+        device = torch.device(device)
+        labels, factors = (None if t is None else t.to(device) for t in (self.labels, self.factors))
+        return Split(self.stored if stream else self.stored.to(device), labels, factors, device)
 
 
 @dataclass
 class Dataset:
     """Train/val/test splits plus what plots and checks need to know about the data.
 
-    kind: "image" (samples are C x H x W) or "signal" (1-D curves sampled on `axis`).
+    kind: "image" (samples are C x H x W) or "signal" (1-D curves or feature vectors,
+    drawn over `axis`, or over the feature index when `axis` is None).
     x_offset, x_scale: the normalization applied, raw = x * x_scale + x_offset.
+    class_names: the name of each label value (legends, projector, reports); empty: the
+    labels are shown as numbers.
+    placement: how the samples are held, for the start line (set by `to`).
     """
 
     name: str
@@ -49,26 +101,48 @@ class Dataset:
     axis_name: str = ""
     x_offset: Tensor | float = 0.0
     x_scale: Tensor | float = 1.0
+    class_names: tuple[str, ...] = ()
+    placement: str = "in memory"
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
-        return tuple(self.train.x.shape[1:])
+        return tuple(self.train.stored.shape[1:])
 
     def training_batch(self, x: Tensor) -> Tensor:
-        """Turn stored training samples into the batch the model sees (identity here)."""
+        """Turn a float batch of stored training samples into the batch the model sees (identity here)."""
         return x
 
     def value_range(self) -> tuple[float, float]:
         """The smallest and largest value a model may be asked to reconstruct."""
-        lows, highs = zip(*((s.x.min().item(), s.x.max().item()) for s in (self.train, self.val, self.test)))
+        lows, highs = zip(*(s.value_range() for s in (self.train, self.val, self.test)))
         return min(lows), max(highs)
 
     def denormalize(self, x: Tensor) -> Tensor:
         return x * _on(self.x_scale, x) + _on(self.x_offset, x)
 
-    def to(self, device: torch.device | str) -> Dataset:
-        moved = {name: getattr(self, name).to(device) for name in ("train", "val", "test")}
-        return dataclasses.replace(self, **moved)
+    def class_name(self, label: int) -> str:
+        return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the samples take as stored (a tensor shared by several splits counted once)."""
+        unique = {id(s.stored): s.stored for s in (self.train, self.val, self.test)}
+        return sum(t.numel() * t.element_size() for t in unique.values())
+
+    def to(self, device: torch.device | str, free_bytes: int | None = None) -> Dataset:
+        """This dataset computing on `device`. The samples move there when they fit in
+        `free_bytes` (None: no limit), else they stay in host memory and are streamed."""
+        device = torch.device(device)
+        stream = device.type != "cpu" and free_bytes is not None and self.nbytes > free_bytes
+        moved = {name: getattr(self, name).to(device, stream) for name in ("train", "val", "test")}
+        dtype = str(self.train.stored.dtype).removeprefix("torch.")
+        size = f"{self.nbytes / 2**20:,.1f} MiB"
+        if stream:
+            placement = (f"{dtype} in host memory ({size}, more than the {free_bytes / 2**20:,.0f} MiB free "
+                         f"on {device}), streamed per batch")
+        else:
+            placement = f"{dtype} on {device} ({size})"
+        return dataclasses.replace(self, **moved, placement=placement)
 
 
 def _on(value: Tensor | float, like: Tensor) -> Tensor | float:
@@ -84,7 +158,7 @@ def split_indices(
     if num_val + num_test >= num_samples:
         raise UserError(
             f"dataset.val_fraction + dataset.test_fraction leave no training samples out of "
-            f"{num_samples}; lower them or generate more samples"
+            f"{num_samples}; lower them or use more samples"
         )
     order = torch.randperm(num_samples, generator=generator)
     return order[num_val + num_test :], order[:num_val], order[num_val : num_val + num_test]

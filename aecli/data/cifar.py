@@ -11,6 +11,7 @@ Folders under the data root, as the official archives unpack:
 The binary version is preferred when both are present. A download (opt-in) fetches the
 binary archive, checks its md5, and extracts only its regular files, none outside the folder.
 Archive names and md5 sums are those on https://www.cs.toronto.edu/~kriz/cifar.html.
+The dataset option `cifar10` keeps the images uint8 (150 MB; scaled to [0, 1] per batch).
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import numpy as np
+from omegaconf import DictConfig
 
+from aecli.data import DATASETS
+from aecli.data.assemble import GIVEN_TEST, dataset_from_source
+from aecli.data.base import Dataset
 from aecli.data.download import fetch, md5_of
 from aecli.data.idx import default_data_root
 from aecli.data.source import Source
@@ -67,6 +72,12 @@ def read_cifar10(
         )
     download_binary_version(root, MIRRORS if mirrors is None else mirrors)
     return read_binary_version(binary)
+
+
+@DATASETS.register("cifar10", settings=GIVEN_TEST)
+def load_cifar10(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
+    """`cfg.val_size` training images held out (seeded), the official test batch as the test split."""
+    return dataset_from_source(read_cifar10(data_cfg.root, bool(data_cfg.download)), cfg)
 
 
 def read_binary_version(folder: Path) -> Source:

@@ -1,13 +1,18 @@
 """scikit-learn's bundled 8x8 handwritten digits: real data that needs no download.
 
 1797 images of the digits 0-9 (the UCI optical recognition test set), each pixel a count
-0..16 of set cells in a 4x4 block of the original 32x32 bitmap.
+0..16 of set cells in a 4x4 block of the original 32x32 bitmap. The dataset option `digits`
+splits them (seeded) into train/val/test.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from omegaconf import DictConfig
 
+from aecli.data import DATASETS
+from aecli.data.assemble import SPLIT_HERE, dataset_from_source
+from aecli.data.base import Dataset
 from aecli.data.source import Source
 from aecli.errors import UserError
 
@@ -38,3 +43,9 @@ def read_digits(dtype: str = "float32") -> Source:
         kind="image",
         origin="sklearn.datasets.load_digits",
     )
+
+
+@DATASETS.register("digits", settings=SPLIT_HERE)
+def load_digits_dataset(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
+    """Images (1, 8, 8) in [0, 1] (count / 16), class names "0".."9"."""
+    return dataset_from_source(read_digits("float32"), cfg)

@@ -1,38 +1,17 @@
-"""IDX files (MNIST's format) in torchvision's layout, `<root>/<NAME>/raw/<file>[.gz]`.
+"""The IDX file format (MNIST's and its look-alikes'), gzipped or not, and the default data root.
 
-Existing downloads are reused. Nothing is ever written beside the files when they are
-present (the folder may be read-only); a download (opt-in) writes the missing `.gz` files
-there after an md5 check.
+Which files make a dataset, where they live and how they are downloaded: aecli.data.idx_sets.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import logging
 import os
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 from aecli.errors import UserError
-
-log = logging.getLogger(__name__)
-
-# key -> (file name without .gz, md5 of the canonical .gz file)
-RESOURCES = {
-    "train_images": ("train-images-idx3-ubyte", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    "train_labels": ("train-labels-idx1-ubyte", "d53e105ee54ea40749a09fcbcd1e9432"),
-    "test_images": ("t10k-images-idx3-ubyte", "9fb629c4189551a2d022fa330f9573f3"),
-    "test_labels": ("t10k-labels-idx1-ubyte", "ec29112dd5afa0611ce80d1b7f02629c"),
-}
-MIRRORS = [
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-]
 
 # IDX type byte -> numpy big-endian dtype
 _IDX_DTYPES = {
@@ -85,54 +64,3 @@ def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:
     if len(raw) != expected:
         raise bad(f"{len(raw)} bytes where the header promises {expected}; truncated or corrupted")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-
-
-def locate_mnist(root: str | os.PathLike | None, download: bool) -> dict[str, Path]:
-    """Paths of the four MNIST files under `<root>/MNIST/raw`, downloading missing ones if allowed."""
-    raw_dir = (Path(root) if root is not None else default_data_root()).expanduser() / "MNIST" / "raw"
-    found: dict[str, Path] = {}
-    for key, (name, md5) in RESOURCES.items():
-        candidates = [raw_dir / f"{name}.gz", raw_dir / name]
-        path = next((p for p in candidates if p.is_file()), None)
-        if path is None:
-            if not download:
-                raise UserError(
-                    f"MNIST file {name}(.gz) not found in {raw_dir}; put the four MNIST IDX files there, "
-                    f"set data.root to the folder that holds MNIST/raw/, or set data.download=true"
-                )
-            path = download_file(f"{name}.gz", md5, raw_dir)
-        found[key] = path
-    return found
-
-
-def download_file(filename: str, md5: str, folder: Path) -> Path:
-    """Fetch `filename` from the first mirror that serves it with the right md5."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"cannot create {folder} for the MNIST download ({error}); set data.root to a writable folder")
-    errors = []
-    for mirror in MIRRORS:
-        url = mirror + filename
-        log.info("downloading %s", url)
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                payload = response.read()
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            errors.append(f"{url}: {error}")
-            continue
-        digest = hashlib.md5(payload).hexdigest()
-        if digest != md5:
-            errors.append(f"{url}: md5 {digest} does not match {md5}")
-            continue
-        target = folder / filename
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{filename}.", delete=False) as handle:
-            handle.write(payload)
-        os.replace(handle.name, target)
-        return target
-    raise UserError(
-        f"could not download {filename} ({'; '.join(errors)}); "
-        f"place the MNIST IDX files in {folder} by hand and run again"
-    )
-
-

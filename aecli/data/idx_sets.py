@@ -1,4 +1,6 @@
-"""MNIST look-alikes in IDX files: MNIST, Fashion-MNIST and Kuzushiji-MNIST.
+"""MNIST look-alikes in IDX files: MNIST, Fashion-MNIST and Kuzushiji-MNIST, the reader and
+the dataset options `mnist`, `fashion_mnist` and `kmnist` (uint8 images, scaled to [0, 1]
+per batch; the given test split kept).
 
 All three ship the same four files (train/test images and labels) and sit in
 torchvision's layout, `<root>/<folder>/raw/<name>[.gz]`, so existing downloads are
@@ -19,14 +21,27 @@ from pathlib import Path
 
 import numpy as np
 
-from aecli.data import idx as mnist
+from omegaconf import DictConfig
+
+from aecli.data import DATASETS
+from aecli.data.assemble import GIVEN_TEST, dataset_from_source
+from aecli.data.base import Dataset
 from aecli.data.download import fetch
 from aecli.data.idx import default_data_root, read_idx
 from aecli.data.source import Source
 from aecli.errors import UserError
 
 # key -> file name without .gz; the same four names in every set.
-FILE_NAMES = {key: name for key, (name, _) in mnist.RESOURCES.items()}
+FILE_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def _md5s(train_images: str, train_labels: str, test_images: str, test_labels: str) -> dict[str, str]:
+    return dict(zip(FILE_NAMES, (train_images, train_labels, test_images, test_labels)))
 
 
 @dataclass(frozen=True)
@@ -46,21 +61,17 @@ class IdxSet:
 
 
 IDX_SETS: dict[str, IdxSet] = {
-    # One table for MNIST: its md5 sums and mirrors stay in aecli.data.idx.
     "mnist": IdxSet(
         folder="MNIST",
-        md5s={key: md5 for key, (_, md5) in mnist.RESOURCES.items()},
-        mirrors=tuple(mnist.MIRRORS),
+        md5s=_md5s("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+                   "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
+        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
         class_names=tuple("0123456789"),
     ),
     "fashion_mnist": IdxSet(
         folder="FashionMNIST",
-        md5s={
-            "train_images": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "train_labels": "25c81989df183df01b3e8a0aad5dffbe",
-            "test_images": "bef4ecab320f06d8554ea6380940ec79",
-            "test_labels": "bb300cfdad3c16e7a12a480ee83cd310",
-        },
+        md5s=_md5s("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                   "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
         mirrors=(
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
@@ -69,16 +80,9 @@ IDX_SETS: dict[str, IdxSet] = {
     ),
     "kmnist": IdxSet(
         folder="KMNIST",
-        md5s={
-            "train_images": "bdb82020997e1d708af4cf47b453dcf7",
-            "train_labels": "e144d726b3acfaa3e44228e80efcd344",
-            "test_images": "5c965bf0a639b31b8f53240b1b52f4d7",
-            "test_labels": "7320c461ea6c1c855c0b718fb2a4b134",
-        },
-        mirrors=(
-            "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
-            "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
-        ),
+        md5s=_md5s("bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
+                   "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134"),
+        mirrors=("https://codh.rois.ac.jp/kmnist/dataset/kmnist/", "http://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
         # Romanized hiragana, in label order (torchvision's KMNIST.classes).
         class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
     ),
@@ -148,3 +152,20 @@ def _spec(name: str) -> IdxSet:
     if name not in IDX_SETS:
         raise UserError(f"unknown IDX dataset {name!r}; choose one of {', '.join(IDX_SETS)}")
     return IDX_SETS[name]
+
+
+def load_idx_dataset(name: str, cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
+    """The IDX set `name` as a dataset: `cfg.val_size` images of its training files held out
+    (seeded by `cfg.seed`), its own test files as the test split."""
+    source = read_idx_set(name, data_cfg.root, bool(data_cfg.download))
+    return dataset_from_source(source, cfg)
+
+
+def _register(name: str) -> None:
+    @DATASETS.register(name, settings=GIVEN_TEST)
+    def load(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
+        return load_idx_dataset(name, cfg, data_cfg)
+
+
+for _name in IDX_SETS:
+    _register(_name)

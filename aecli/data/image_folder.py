@@ -5,7 +5,8 @@ Two layouts:
   classes in sorted order), images anywhere below it;
 - `path/*.png|jpg|jpeg`: unlabelled images.
 Hidden files and files with other suffixes are skipped. Images are decoded with Pillow
-(JPEG orientation tags applied, alpha dropped) and kept as uint8.
+(JPEG orientation tags applied, alpha dropped) and kept as uint8. The dataset option
+`image_folder` reads `dataset.path` and splits it (seeded) into train/val/test.
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from omegaconf import DictConfig, ListConfig
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from aecli.config.schema import Choice, ImageSize, Text
+from aecli.data import DATASETS
+from aecli.data.assemble import SPLIT_HERE, dataset_from_source
+from aecli.data.base import Dataset
 from aecli.data.source import Source
 from aecli.errors import UserError
 
@@ -130,3 +136,15 @@ def _is_image(path: Path) -> bool:
 
 def _hidden(path: Path, below: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(below).parts)
+
+
+@DATASETS.register("image_folder", settings={
+    "path": Text(requirement="be a folder of PNG/JPEG images (dataset.path=DIR)"),
+    "image_size": ImageSize(nullable=True),
+    "channels": Choice(1, 3, nullable=True, message="{key} must be 1, 3 or null (keep), got {value}"),
+    **SPLIT_HERE,
+})
+def load_image_folder_dataset(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
+    """uint8 images (scaled to [0, 1] per batch); the subfolder names are the class names."""
+    size = list(cfg.image_size) if isinstance(cfg.image_size, ListConfig) else cfg.image_size
+    return dataset_from_source(read_image_folder(cfg.path, size, cfg.channels), cfg)

@@ -81,7 +81,7 @@ def load_curves(family: CurveFamily, cfg: DictConfig) -> Dataset:
     x = (x - offset) / scale
 
     def split(index: Tensor) -> Split:
-        return Split(x=x[index].float(), factors=factors[index].float())
+        return Split(x[index].float(), factors=factors[index].float())
 
     return Dataset(
         name=cfg.name,

@@ -3,6 +3,8 @@
 The first row names the columns. Every column except the optional label column must
 hold a finite number in every row; the label column may hold any text (class names)
 or numbers. Read with the standard library's csv module (quoted fields, any delimiter).
+The dataset option `csv` reads `dataset.path`, splits it (seeded) and by default
+standardizes every column with the training split's mean and standard deviation.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ import os
 from pathlib import Path
 
 import numpy as np
+from omegaconf import DictConfig
 
+from aecli.config.schema import Text
+from aecli.data import DATASETS
+from aecli.data.assemble import NORMALIZE, SPLIT_HERE, dataset_from_source
+from aecli.data.base import Dataset
 from aecli.data.source import Source, encode_labels
 from aecli.errors import UserError
 
@@ -89,3 +96,16 @@ def _number(text: str, path: Path, line: int, column: str) -> float:
             f"or set dataset.label_column={column} if that column holds the labels"
         )
     return value
+
+
+@DATASETS.register("csv", settings={
+    "path": Text(requirement="be the path of a CSV file (dataset.path=FILE)"),
+    "label_column": Text(nullable=True, requirement="be the header name of the label column, or null"),
+    "delimiter": Text(requirement="be the character between fields, e.g. ',' or ';'"),
+    **NORMALIZE,
+    **SPLIT_HERE,
+})
+def load_csv_dataset(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
+    """The numeric columns as feature vectors, the label column (if any) as classes."""
+    source = read_table(cfg.path, cfg.label_column, str(cfg.delimiter))
+    return dataset_from_source(source, cfg, str(cfg.normalize))

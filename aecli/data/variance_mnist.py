@@ -8,8 +8,9 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from aecli.data import DATASETS
+from aecli.data.assemble import GIVEN_TEST
 from aecli.data.base import Dataset, Split
-from aecli.data.mnist import SETTINGS, load_mnist
+from aecli.data.idx_sets import load_idx_dataset
 
 
 class VarianceMNIST(Dataset):
@@ -19,13 +20,15 @@ class VarianceMNIST(Dataset):
         return x * torch.randn_like(x)
 
 
-@DATASETS.register("variance_mnist", settings=SETTINGS)
+@DATASETS.register("variance_mnist", settings=GIVEN_TEST)
 def load_variance_mnist(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
-    """Val/test noise is drawn once from `cfg.seed`, so evaluations repeat."""
-    clean = load_mnist(cfg, data_cfg)
+    """The training split stays uint8 (noise is drawn per batch); val/test noise is drawn
+    once from `cfg.seed`, so evaluations repeat."""
+    clean = load_idx_dataset("mnist", cfg, data_cfg)
     generator = torch.Generator().manual_seed(int(cfg.seed) + 1)
 
     def noisy(split: Split) -> Split:
         return Split(split.x * torch.randn(split.x.shape, generator=generator), split.labels)
 
-    return VarianceMNIST(name=cfg.name, train=clean.train, val=noisy(clean.val), test=noisy(clean.test), kind="image")
+    return VarianceMNIST(name=cfg.name, train=clean.train, val=noisy(clean.val), test=noisy(clean.test), kind="image",
+                         class_names=clean.class_names)

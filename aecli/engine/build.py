@@ -8,6 +8,7 @@ import torch
 from omegaconf import DictConfig
 
 from aecli.data import Dataset, build_dataset
+from aecli.engine.device import data_budget
 from aecli.likelihoods import Likelihood, build_likelihood
 from aecli.models import Autoencoder, build_model
 from aecli.regularizers import Regularizer, bottleneck_for, build_regularizers
@@ -26,7 +27,8 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
     (a UserError before any training when they cannot work together), on `device`.
 
     The model family builds the code layer the chosen terms declare (`bottleneck_for`: a
-    Gaussian one for the VAE's KL term)."""
+    Gaussian one for the VAE's KL term). The samples move to `device` when they fit there
+    (`data.placement`), else they stay in host memory and are streamed per batch."""
     likelihood = build_likelihood(cfg.likelihood)
     regularizers = build_regularizers(cfg.regularizer)
     data = build_dataset(cfg.dataset, cfg.data)
@@ -35,4 +37,5 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
     model.check(likelihood, regularizers, data)
     for regularizer in regularizers:
         regularizer.check(model, data)
-    return Experiment(data.to(device), likelihood, regularizers, model.to(device))
+    placed = data.to(device, data_budget(device, str(cfg.data.placement)))
+    return Experiment(placed, likelihood, regularizers, model.to(device))

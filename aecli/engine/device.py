@@ -7,6 +7,27 @@ import torch
 from aecli.errors import UserError
 
 
+# Share of a GPU's free memory the samples may take when they move there; the rest is left to
+# the model, its activations (eval_batch_size rows at once) and the optimizer.
+DATA_SHARE_OF_FREE_MEMORY = 0.7
+
+
+def data_budget(device: torch.device, placement: str) -> int | None:
+    """Bytes of samples that may move to `device` (None: no limit) for `data.placement`:
+    auto (a share of the free memory), device (all of them), host (none: stream)."""
+    if device.type == "cpu" or placement == "device":
+        return None
+    if placement == "host":
+        return 0
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+    elif device.type == "mps" and hasattr(torch.mps, "recommended_max_memory"):
+        free = torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
+    else:
+        return None
+    return int(free * DATA_SHARE_OF_FREE_MEMORY)
+
+
 def resolve_device(name: str) -> torch.device:
     """`auto` picks CUDA, then MPS, then the CPU; an explicit device must exist."""
     if name == "auto":

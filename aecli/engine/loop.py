@@ -1,6 +1,7 @@
 """The training loop: forward, loss, backward, step, log.
 
-The whole dataset sits on the training device and is batched by index. Loss terms
+The whole dataset sits on the training device (or, when it does not fit, in host memory)
+and is batched by index; uint8 samples become float batch by batch (aecli.data.base.Split). Loss terms
 are accumulated on the device and read back once per epoch, so the hot loop never
 waits on a host sync.
 """
@@ -118,11 +119,11 @@ def train_epoch(loop: Loop, epoch: int, result: FitResult) -> dict[str, float]:
     for regularizer in loop.regularizers:
         regularizer.start_epoch(epoch)
     if result.order is None:  # a fresh epoch, else the rest of the one a graceful stop cut short
-        result.order, result.sums, result.step = torch.randperm(num_train, device=data.train.x.device), {}, 0
+        result.order, result.sums, result.step = torch.randperm(num_train, device=data.train.compute_device), {}, 0
     names, running = [], None
     for step, begin in enumerate(range(result.step * batch_size, num_train, batch_size), result.step + 1):
         index = result.order[begin : begin + batch_size]
-        terms = loop.step_loss(data.training_batch(data.train.x.index_select(0, index)))
+        terms = loop.step_loss(data.training_batch(data.train.batch(index)))
         loop.optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         loop.optimizer.step()

@@ -118,7 +118,7 @@ def fit_layerwise(
             result = fit(stage.model, stage.likelihood, stage_regs, features, stage_cfg, stage_dir,
                          PrefixedWriter(writer, f"pretrain/{stage.name}/"), None, None, stop)
         best = stage_dir / "checkpoints" / "best.pt"
-        stage.model.load_state_dict(load_checkpoint(best, map_location=data.train.x.device)["model"])
+        stage.model.load_state_dict(load_checkpoint(best, map_location=data.train.compute_device)["model"])
         summary[f"pretrain_{stage.name}_val_loss"] = result.best_val_loss
         summary[f"pretrain_{stage.name}_best_epoch"] = result.best_epoch
         summary[f"pretrain_{stage.name}_seconds"] = result.seconds

@@ -63,8 +63,7 @@ def evaluate_split(
     inference = not any(r.needs_grad for r in regularizers)
     sums: dict[str, Tensor] = {}
     with torch.no_grad(), torch.inference_mode(inference):
-        for start in range(0, len(split), batch_size):
-            x = split.x[start : start + batch_size]
+        for x in split.batches(batch_size):
             terms, forward = loss_terms(model, likelihood, regularizers, x, corrupt=False)
             terms["recon_sse"] = squared_error(likelihood.mean(forward.output), x).mean()
             for key, value in terms.items():
@@ -77,7 +76,7 @@ def evaluate_split(
 def encode_split(model: Autoencoder, split: Split, batch_size: int) -> Tensor:
     """The deterministic codes (the VAE's posterior mean) of a whole split, (N, latent_dim)."""
     model.eval()
-    return torch.cat([model.encode(split.x[i : i + batch_size]) for i in range(0, len(split), batch_size)])
+    return torch.cat([model.encode(x) for x in split.batches(batch_size)])
 
 
 @torch.inference_mode()
@@ -91,7 +90,6 @@ def reconstruction_sse(model: Autoencoder, likelihood: Likelihood, split: Split,
     """Squared error between each sample and `reconstruct` of it, summed over the data
     dimensions, averaged over the split."""
     total = 0.0
-    for start in range(0, len(split), batch_size):
-        x = split.x[start : start + batch_size]
+    for x in split.batches(batch_size):
         total += squared_error(reconstruct(model, likelihood, x), x).sum().item()
     return total / len(split)

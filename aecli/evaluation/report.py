@@ -41,6 +41,7 @@ def format_report(run: Run, evaluation: Evaluation, settings: DictConfig) -> str
         f"aecli evaluate: {run.path} (checkpoint {run.checkpoint_name}, epoch {run.epoch}), "
         f"{len(run.experiment.data.test)} test samples of {run.cfg.dataset.name}"
     ]
+    lines += _class_lines(run)
     scalar_names = [key for key in values if key != "factor_corr"]
     width = max(len(key) for key in scalar_names)
     for key in scalar_names:
@@ -56,3 +57,13 @@ def format_report(run: Run, evaluation: Evaluation, settings: DictConfig) -> str
     if evaluation.seconds:
         lines.append("seconds: " + ", ".join(f"{name} {value:.2f}" for name, value in evaluation.seconds.items()))
     return "\n".join(lines)
+
+
+def _class_lines(run: Run) -> list[str]:
+    """The test split's classes by name with their counts (labelled data only)."""
+    data = run.experiment.data
+    if data.test.labels is None:
+        return []
+    counts = np.bincount(data.test.labels.cpu().numpy(), minlength=len(data.class_names))
+    named = [f"{data.class_name(i)} {count}" for i, count in enumerate(counts) if count]
+    return [f"classes (test samples): {', '.join(named)}"]

@@ -44,7 +44,8 @@ class ConvAutoencoder(Autoencoder):
         if height % factor or width % factor:
             raise UserError(
                 f"model=conv with {len(channels)} stride-2 stages needs image sides divisible by {factor}, "
-                f"got {height}x{width}; use fewer model.channels"
+                f"got {height}x{width}; use fewer model.channels, or resize the images to multiples of {factor} "
+                f"(an image folder: dataset.image_size=[{max(factor, height // factor * factor)},{max(factor, width // factor * factor)}])"
             )
         pad = kernel_size // 2
         inner = (channels[-1], height // factor, width // factor)

@@ -115,8 +115,7 @@ def vae_metrics(
     rows = max(1, batch_size // num_samples)  # samples per chunk, so rows * K pairs fit in one batch
     sums = {"elbo": 0.0, "nll_iw": 0.0, "kl": 0.0}
     means = []
-    for start in range(0, len(split), rows):
-        x = split.x[start : start + rows]
+    for x in split.batches(rows):
         stats = model(x).stats
         mean, logvar = stats["mean"], stats["logvar"]
         log_px, log_w = _log_weights(model, likelihood, x, mean, logvar, num_samples, batch_size)

@@ -1,4 +1,4 @@
-"""Latent plots of a split's codes: t-SNE, PCA or the code itself, coloured by digit or factor.
+"""Latent plots of a split's codes: t-SNE, PCA or the code itself, coloured by class or factor.
 
 One place for the end of `aecli train` and for `aecli visualize-latents`: encode, embed in
 2-D, draw, save the PNG, add the figure (and the embedding projector's files) to TensorBoard.
@@ -117,15 +117,19 @@ def _tsne(codes: np.ndarray, perplexity: float, seed: int, backend: str, max_ite
 
 
 def latent_figure(embedding: LatentEmbedding, split: Split, data: Dataset) -> plt.Figure:
-    """Scatter the 2-D points coloured by digit label, or one panel per generating factor."""
+    """Scatter the 2-D points coloured by class (named by `data.class_names`), or one panel per
+    generating factor."""
     points, index, title = embedding.points, embedding.index, embedding.title
     if split.labels is not None:
         labels = split.labels[index].cpu().numpy()
         fig, ax = plt.subplots(figsize=(6.4, 5.6))
-        for value in np.unique(labels):
+        classes = np.unique(labels)
+        palette = plt.cm.tab10 if len(classes) <= 10 else plt.cm.tab20
+        for value in classes:
             mask = labels == value
-            ax.scatter(points[mask, 0], points[mask, 1], s=4, color=plt.cm.tab10(value % 10), label=str(value))
-        ax.legend(title="digit", markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+            ax.scatter(points[mask, 0], points[mask, 1], s=4, color=palette(value % palette.N), label=data.class_name(int(value)))
+        ax.legend(title="class", markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  ncol=1 + len(classes) // 26)
         axes = [ax]
         ax.set_title(title)
     elif split.factors is not None:
@@ -154,9 +158,9 @@ def latent_figure(embedding: LatentEmbedding, split: Split, data: Dataset) -> pl
 
 
 def embedding_metadata(split: Split, index: np.ndarray, data: Dataset) -> tuple[list, list[str] | None]:
-    """Per-point labels for TensorBoard's projector: the digit, or the factor values."""
+    """Per-point labels for TensorBoard's projector: the class name, or the factor values."""
     if split.labels is not None:
-        return [int(v) for v in split.labels[index].tolist()], None
+        return [data.class_name(int(v)) for v in split.labels[index].tolist()], None
     if split.factors is not None:
         rows = [[f"{v:.4g}" for v in row] for row in split.factors[index].tolist()]
         return rows, list(data.factor_names)
@@ -188,7 +192,7 @@ def draw_latents(
     writer.add_figure(f"latent/{method}", figure, step)
     if projector:
         metadata, header = embedding_metadata(data.test, embedding.index, data)
-        thumbnails = to_unit_range(data.test.x[torch.as_tensor(embedding.index)]) if data.kind == "image" else None
+        thumbnails = to_unit_range(data.test.batch(torch.as_tensor(embedding.index))) if data.kind == "image" else None
         add_projector_embedding(writer, embedding.codes, metadata, header, thumbnails, step)
     return embedding
 

@@ -45,7 +45,7 @@ def log_generative_pictures(
     device = prior.device
     latent_dim, r, steps = model.latent_dim, float(log_cfg.traversal_range), int(log_cfg.traversal_steps)
     values = torch.linspace(-r, r, steps, device=device)
-    center = torch.cat([model.encode(chunk) for chunk in data.test.x.split(4096)]).mean(0)
+    center = torch.cat([model.encode(chunk) for chunk in data.test.batches(4096)]).mean(0)
     traversal = center.repeat(latent_dim, steps, 1)  # (latent, step, latent_dim)
     for i in range(latent_dim):
         traversal[i, :, i] = values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import struct
@@ -14,7 +15,8 @@ from conftest import idx_bytes, write_fake_mnist
 import torch
 from omegaconf import OmegaConf
 
-from aecli.data import build_dataset, idx as mnist
+from aecli.data import build_dataset
+from aecli.data.idx_sets import FILE_NAMES, IDX_SETS
 from aecli.data.idx import parse_idx, read_idx
 from aecli.data.variance_mnist import VarianceMNIST
 from aecli.errors import UserError
@@ -106,12 +108,9 @@ def local_mirror(tmp_path, monkeypatch):
     """A file:// mirror serving fake MNIST files, with their md5 sums as the expected ones."""
     mirror = tmp_path / "mirror"
     write_fake_mnist(mirror)
-    resources = {
-        key: (name, hashlib.md5((mirror / f"{name}.gz").read_bytes()).hexdigest())
-        for key, (name, _) in mnist.RESOURCES.items()
-    }
-    monkeypatch.setattr(mnist, "RESOURCES", resources)
-    monkeypatch.setattr(mnist, "MIRRORS", [(tmp_path / "dead").as_uri() + "/", mirror.as_uri() + "/"])
+    md5s = {key: hashlib.md5((mirror / f"{name}.gz").read_bytes()).hexdigest() for key, name in FILE_NAMES.items()}
+    mirrors = ((tmp_path / "dead").as_uri() + "/", mirror.as_uri() + "/")
+    monkeypatch.setitem(IDX_SETS, "mnist", dataclasses.replace(IDX_SETS["mnist"], md5s=md5s, mirrors=mirrors))
     return mirror
 
 
@@ -119,20 +118,16 @@ def test_download_fetches_missing_files_with_md5_check(tmp_path, local_mirror):
     root = tmp_path / "root"
     data = build_dataset(mnist_cfg(val_size=10), data_cfg(root, download=True))
     assert len(data.test) == 20
-    assert sorted(p.name for p in (root / "MNIST" / "raw").iterdir()) == sorted(
-        f"{name}.gz" for name, _ in mnist.RESOURCES.values()
-    )
+    assert sorted(p.name for p in (root / "MNIST" / "raw").iterdir()) == sorted(f"{name}.gz" for name in FILE_NAMES.values())
 
 
 def test_download_rejects_a_wrong_md5(tmp_path, local_mirror, monkeypatch):
-    resources = dict(mnist.RESOURCES)
-    name, _ = resources["train_images"]
-    resources["train_images"] = (name, "0" * 32)
-    monkeypatch.setattr(mnist, "RESOURCES", resources)
+    spec = IDX_SETS["mnist"]
+    monkeypatch.setitem(IDX_SETS, "mnist", dataclasses.replace(spec, md5s={**spec.md5s, "train_images": "0" * 32}))
     root = tmp_path / "root"
     with pytest.raises(UserError, match="does not match"):
         build_dataset(mnist_cfg(val_size=10), data_cfg(root, download=True))
-    assert not any((root / "MNIST" / "raw").iterdir())
+    assert not [p for p in (root / "MNIST" / "raw").iterdir() if p.name.startswith("train-images")]
 
 
 def test_variance_mnist_statistics_mean_zero_std_equals_intensity():

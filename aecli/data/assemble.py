@@ -1,0 +1,91 @@
+"""From what a reader found (a `Source`) to the `Dataset` a run trains on, the same way for
+every source: a seeded train/val/test split where the source has none (a given test split is
+kept as it is), `train_size`/`test_size` subsets, and optional standardization of vectors.
+
+The option modules declare which of these settings their YAML carries: `GIVEN_TEST` for
+sources with their own test split (the IDX sets, CIFAR-10), `SPLIT_HERE` for the rest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+
+from aecli.config.schema import Choice, Float, Int
+from aecli.data.base import Dataset, Split, split_indices
+from aecli.data.source import Source
+from aecli.errors import UserError
+
+COUNT = Int(min=1, nullable=True, requirement="be a positive number of samples or null (all)")
+FRACTION = Float(min=0, max=1, min_open=True, max_open=True)
+SUBSETS = {"train_size": COUNT, "test_size": COUNT, "seed": Int(min=0)}
+GIVEN_TEST = {"val_size": Int(min=1), **SUBSETS}
+SPLIT_HERE = {"val_fraction": FRACTION, "test_fraction": FRACTION, **SUBSETS}
+NORMALIZE = {"normalize": Choice("none", "standardize")}
+
+
+def dataset_from_source(source: Source, cfg: DictConfig, normalize: str = "none") -> Dataset:
+    """Split and subset `source` as `cfg` says; vectors are standardized per feature with the
+    training split's statistics when `normalize` is "standardize"."""
+    generator = torch.Generator().manual_seed(int(cfg.seed))
+    if source.test_x is not None:
+        val_size = int(cfg.val_size)
+        if not 0 < val_size < len(source):
+            raise UserError(
+                f"dataset.val_size must lie in 1..{len(source) - 1} ({source.origin} has {len(source)} "
+                f"training samples), got {val_size}"
+            )
+        order = torch.randperm(len(source), generator=generator).numpy()
+        val_idx, train_idx = order[:val_size], order[val_size:]
+        test = (source.test_x, source.test_labels, None)
+    else:
+        train_idx, val_idx, test_idx = (i.numpy() for i in split_indices(
+            len(source), float(cfg.val_fraction), float(cfg.test_fraction), generator))
+        test = _rows(source, test_idx)
+    train_idx = train_idx[: cfg.train_size]
+    test = tuple(None if a is None else a[: cfg.test_size] for a in test)
+    train, val = _rows(source, train_idx), _rows(source, val_idx)
+
+    extra: dict = {}
+    if source.kind == "vector":
+        extra = _vector_layout(train[0], normalize)
+        train, val, test = ((_standardized(s[0], extra), *s[1:]) for s in (train, val, test))
+    return Dataset(
+        name=str(cfg.name),
+        train=_split(*train),
+        val=_split(*val),
+        test=_split(*test),
+        kind="image" if source.kind == "image" else "signal",
+        factor_names=source.factor_names,
+        class_names=source.class_names,
+        **extra,
+    )
+
+
+def _rows(source: Source, index: np.ndarray) -> tuple:
+    return tuple(None if a is None else a[index] for a in (source.x, source.labels, source.factors))
+
+
+def _vector_layout(train_x: np.ndarray, normalize: str) -> dict:
+    """Feature vectors are drawn over their feature index; standardization uses train statistics."""
+    dims = train_x.shape[1]
+    offset, scale = torch.zeros(dims), torch.ones(dims)
+    if normalize == "standardize":
+        values = torch.from_numpy(train_x).double()
+        offset = values.mean(0).float()
+        scale = (values.std(0) if len(values) > 1 else torch.ones(dims)).clamp_min(1e-8).float()
+    return {"axis": torch.arange(dims, dtype=torch.float32), "axis_name": "feature", "x_offset": offset, "x_scale": scale}
+
+
+def _standardized(x: np.ndarray, layout: dict) -> np.ndarray:
+    return ((x - layout["x_offset"].numpy()) / layout["x_scale"].numpy()).astype(np.float32)
+
+
+def _split(x: np.ndarray, labels: np.ndarray | None, factors: np.ndarray | None) -> Split:
+    return Split(_tensor(x), _tensor(labels), _tensor(factors))
+
+
+def _tensor(array: np.ndarray | None) -> Tensor | None:
+    return None if array is None else torch.from_numpy(np.ascontiguousarray(array))
