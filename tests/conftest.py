@@ -115,6 +115,17 @@ def train_in_process(overrides: list[str], run_dir: Path) -> float:
         return train(task_cfg, launch)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tests run tiny models in this process: one torch thread is several times faster for them
+    than torch's default on a busy 2-core machine (docs/performance.md), and the same
+    everywhere. AECLI_TEST_THREADS overrides it."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("AECLI_TEST_THREADS", "1")))
+    yield
+
+
 @pytest.fixture
 def mnist_root() -> Path:
     if not (MNIST_ROOT / "MNIST" / "raw").is_dir():
