@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from aecli.errors import UserError
+from aecli.runs.write_failures import write_failure_cause
 
 
 def atomic_write(path: str | os.PathLike, write: Any) -> None:
@@ -30,8 +31,11 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        cause = write_failure_cause(error)
+        if cause is not None and not cause.filename:  # a write to a file object names no file: name ours
+            cause.filename = str(path)
         raise
     _fsync_folder(path.parent)
 
