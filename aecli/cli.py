@@ -143,7 +143,8 @@ def _missing_plugin(args: list[str]) -> str | None:
 def _resume_in_place(args: list[str]) -> list[str]:
     """`resume=RUN_DIR` runs in RUN_DIR itself, and Hydra must not replace its saved config
     files there: add hydra.run.dir=RUN_DIR and hydra.output_subdir=null (a different
-    hydra.run.dir given by the user is refused later, with one line)."""
+    hydra.run.dir given by the user is refused later, with one line). They go first, so
+    Hydra's argument parser reads them as overrides whatever flags follow."""
     parsed = {override.key_or_group: override for override in _parsed(args)}
     resume = parsed.get("resume")
     if resume is None or resume.value() is None:
@@ -151,7 +152,39 @@ def _resume_in_place(args: list[str]) -> list[str]:
     extra = ["hydra.output_subdir=null"]
     if "hydra.run.dir" not in parsed:
         extra.append(f"hydra.run.dir={resume.value()}")
-    return [*args, *extra]
+    return [*extra, *args]
+
+
+def _resume_with_multirun(args: list[str]) -> str | None:
+    resumed = any(o.key_or_group == "resume" and o.value() is not None for o in _parsed(args))
+    if resumed and any(arg in ("-m", "--multirun") for arg in args):
+        return "resume continues one run in its own folder; drop -m (a sweep starts new runs)"
+    return None
+
+
+def _run_hydra_app(command: str, module: object) -> int:
+    """Run the command's Hydra app; Hydra's own user errors (an unknown option or key, a broken
+    YAML) become one line and exit status 2 (aecli.commands.hydra_errors), bugs a traceback."""
+    import os
+
+    saved = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # raise, instead of printing a report and exiting 1
+    try:
+        module.main()  # type: ignore[attr-defined]
+    except Exception as error:
+        from aecli.commands.hydra_errors import hydra_error_line
+
+        line = hydra_error_line(error, command)
+        if line is None:
+            raise
+        print(f"aecli {command}: error: {line}", file=sys.stderr)
+        return 2
+    finally:
+        if saved is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     if command == "train":
-        problem = _unknown_regularizer(rest) or _missing_plugin(rest)
+        problem = _unknown_regularizer(rest) or _missing_plugin(rest) or _resume_with_multirun(rest)
         if problem:
             print(f"aecli train: error: {problem}", file=sys.stderr)
             return 2
@@ -179,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[command][0])
     # Hydra parses sys.argv itself; present the subcommand as the program name.
     sys.argv = [f"aecli {command}", *rest]
-    module.main()
-    return 0
+    return _run_hydra_app(command, module)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from hydra import initialize_config_module
+from omegaconf import OmegaConf
 
+from aecli.errors import UserError
 from conftest import run_aecli, run_cli
 
 
@@ -95,20 +98,71 @@ def test_user_errors_are_one_line_without_traceback(overrides, message, tmp_path
     assert not (tmp_path / "run").exists()  # the failed run leaves no run directory behind
 
 
-def test_unknown_option_names_the_valid_choices(tmp_path):
-    result = run_cli("train", "model=transformer", cwd=tmp_path, check=False)
-    assert result.returncode != 0
-    assert "Available options in 'model'" in result.stderr
-    assert "mlp" in result.stderr
-    assert "Traceback" not in result.stderr
+def one_line(result, code: int = 2) -> str:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr
 
 
-def test_unknown_key_is_named_without_traceback(tmp_path):
-    result = run_cli("train", "trainer.epoch=3", cwd=tmp_path, check=False)
-    assert result.returncode != 0
-    assert "Could not override 'trainer.epoch'" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "outputs").exists()
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["model=transformer"], "aecli train: error: unknown model 'transformer'; choose one of conv, linear, mlp, sparse_coding"),
+        (["model=mpl"], "unknown model 'mpl'; did you mean model=mlp?"),
+        (["trainer.epoch=3"], "trainer.epoch is not a key of the config; did you mean trainer.epochs?"),
+        (["+trainer.epoch=3"], "trainer.epoch is not a key of the config, so +trainer.epoch would be ignored; did you mean trainer.epochs?"),
+        (["trainer.epochs=[1"], "no viable alternative at input '[1'"),
+        (["resume=/some/dir", "-m"], "resume continues one run in its own folder; drop -m"),
+    ],
+)
+def test_hydra_level_user_errors_are_one_line_exit_2_with_the_nearest_key(args, message, tmp_path):
+    result = run_cli("train", *args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, check=False)
+    assert message in one_line(result)
+    assert "hydra.output_subdir" not in result.stderr  # nothing the user did not type
+    assert not (tmp_path / "run").exists() and not (tmp_path / "outputs").exists()
+
+
+def test_added_keys_are_refused_except_under_a_users_own_target_option(monkeypatch):
+    """+key may add to a user's `_target_` option (whose keys are the user's own), nowhere else."""
+    from aecli.config import validate
+
+    composed = OmegaConf.create({"trainer": {"epochs": 3}, "model": {"_target_": "mine.build", "width": 3}})
+    monkeypatch.setattr(validate, "reference_config", lambda name, choices: composed)
+    validate.refuse_added_keys(["+trainer.epochs=3", "+model.depth=2"], lambda key: False, "train")
+    with pytest.raises(UserError, match=r"trainer.epoch is not a key .*did you mean trainer.epochs\?"):
+        validate.refuse_added_keys(["+trainer.epoch=3"], lambda key: False, "train")
+
+
+def test_broken_yaml_in_a_users_config_folder_is_one_line_with_file_and_line(tmp_path):
+    (tmp_path / "mycfg" / "model").mkdir(parents=True)
+    broken = tmp_path / "mycfg" / "model" / "broken.yaml"
+    broken.write_text("name: mlp\nhidden_dims: [100, 100\nlatent_dim: 2\n")
+    result = run_cli("train", "-cd", str(tmp_path / "mycfg"), "model=broken", f"hydra.run.dir={tmp_path / 'run'}",
+                     cwd=tmp_path, check=False)
+    assert f"{broken}, line 3, column 11: expected ',' or ']'" in one_line(result)
+
+
+@pytest.mark.parametrize("command", ["evaluate", "visualize-latents"])
+def test_run_commands_without_run_say_how_to_give_it(command, tmp_path):
+    result = run_cli(command, cwd=tmp_path, check=False)
+    assert f"aecli {command} needs the run to open: aecli {command} run=RUN_DIR" in one_line(result)
+
+
+def test_omegaconf_and_hydra_still_set_what_the_messages_read(tmp_path):
+    """hydra_errors reads `missing_cfg_file`/`options` of Hydra's MissingConfigException and
+    `full_key`/`parent_node` of OmegaConf's key error: fail loudly if a release drops them."""
+    from hydra import compose
+    from hydra.errors import ConfigCompositionException, MissingConfigException
+
+    with initialize_config_module("aecli.configs", version_base="1.3"):
+        with pytest.raises(MissingConfigException) as missing:
+            compose("train", overrides=["model=transformer"])
+        with pytest.raises(ConfigCompositionException) as unknown:
+            compose("train", overrides=["trainer.epoch=3"])
+    assert missing.value.missing_cfg_file == "model/transformer" and "mlp" in missing.value.options
+    assert unknown.value.__cause__.full_key == "trainer.epoch"
+    assert "epochs" in unknown.value.__cause__.parent_node
 
 
 def test_corrupted_mnist_file_is_one_line_through_the_command(tmp_path):

@@ -10,15 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from hydra.errors import CompactHydraException
-
 from aecli.errors import TrainingStopped, UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class JobFailed(CompactHydraException):
-    """A sweep job's user error, re-raised so Hydra marks the job failed and prints one line."""
 
 
 @dataclass
@@ -67,21 +61,45 @@ def report_user_errors(command: str) -> Callable[[F], F]:
                 return task(*args, **kwargs)
             except UserError as error:
                 line = f"aecli {command}: {error.label}: {error}"
-                if _in_multirun() and not isinstance(error, TrainingStopped):
-                    logging.getLogger("aecli").error("%s", line)
-                    raise JobFailed(line) from error
-                from aecli.runs.guard import discard_if_unused
+                if _in_multirun():
+                    return _sweep_job_failed(line, error, args[0] if args else None)
+                from aecli.runs.guard import discard_if_unused, release_run_lock
 
                 discard_if_unused()
+                release_run_lock()
                 print(line, file=sys.stderr)
                 sys.exit(error.exit_code)
             except KeyboardInterrupt:  # a second Ctrl-C, or one outside the training loop
+                from aecli.runs.guard import release_run_lock
+
+                release_run_lock()
                 print(f"aecli {command}: interrupted", file=sys.stderr)
                 sys.exit(130)
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _sweep_job_failed(line: str, error: UserError, cfg: Any) -> float:
+    """A sweep job's user error: printed once, recorded in the job's folder (error.txt, its
+    metrics.json), and the job returns NaN, which Hydra's sweepers take as "no value" (Optuna
+    marks the trial failed) instead of re-raising it before the sweep ends, so every job runs
+    and the sweep's summary and "N of M jobs failed" line come at the end (aecli.runs.sweeps).
+    A graceful stop (Ctrl-C, SIGTERM) ends the whole sweep, after a last summary."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from aecli.runs.sweeps import record_failure, write_summary
+
+    hydra_cfg = HydraConfig.get()
+    if isinstance(error, TrainingStopped):
+        if cfg is not None:
+            write_summary(Path(hydra_cfg.sweep.dir), cfg.objective.metric, cfg.objective.direction)
+        print(line, file=sys.stderr)
+        sys.exit(error.exit_code)
+    logging.getLogger("aecli").error("%s", line)
+    record_failure(Path(hydra_cfg.runtime.output_dir), error, line)
+    return float("nan")
 
 
 def _in_multirun() -> bool:

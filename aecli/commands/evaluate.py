@@ -20,17 +20,28 @@ def main(cfg: DictConfig) -> None:
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Score the run named by `cfg.run`; returns the metrics written."""
+    """Score the run named by `cfg.run`; returns the metrics written. Holds the run folder's
+    lock (one writer per run folder) after checking, before any work, that it can be written."""
     import time
 
     from aecli.config.keys import EVALUATE
     from aecli.config.validate import validate_command_config
+    from aecli.runs.open import run_argument, writing_into_run
+
+    started = time.perf_counter()
+    run_dir = run_argument(cfg, "evaluate")
+    validate_command_config(cfg, EVALUATE)
+    with writing_into_run(run_dir, "evaluate"):
+        return _evaluate(cfg, started)
+
+
+def _evaluate(cfg: DictConfig, started: float) -> dict:
+    import time
+
     from aecli.api import load_run
     from aecli.runs.open import command_overrides
     from aecli.runs.store import merge_metrics, read_metrics
 
-    started = time.perf_counter()
-    validate_command_config(cfg, EVALUATE)
     run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
     read_metrics(run.path)  # a damaged metrics.json stops us before the work, not after
 

@@ -41,7 +41,7 @@ class Session:
 
 def prepare(cfg: DictConfig, launch: Launch) -> Session:
     """The run's config (its own, for a resume), checked in full before any work, and saved."""
-    from aecli.config.validate import composed_defaults, group_choices, validate_train_config
+    from aecli.config.validate import composed_defaults, group_choices, refuse_added_keys, validate_train_config
     from aecli.engine.stacked import check_resume
     from aecli.runs.resume import resume_config
     from aecli.runs.store import save_config
@@ -53,7 +53,10 @@ def prepare(cfg: DictConfig, launch: Launch) -> Session:
         run_dir, cfg = resume_config(cfg, launch.run_dir, launch.overrides, launch.multirun)
     elif launch.save_config_to is not None:  # Hydra saves the config unresolved; keep the resolved one
         save_config(launch.save_config_to, cfg)
-    choices = group_choices(launch.overrides, lambda key: key in launch.groups)
+    is_group = lambda key: key in launch.groups  # noqa: E731
+    choices = group_choices(launch.overrides, is_group)
+    if not resuming:
+        refuse_added_keys(launch.overrides, is_group, launch.config_name)
     validate_train_config(cfg, None if resuming else composed_defaults(launch.config_name, choices))
     if resuming:
         check_resume(cfg)
@@ -124,9 +127,11 @@ def fit_run(session: Session, writer: Any) -> FitResult:
         return fit(model, likelihood, regularizers, data, cfg, session.run_dir, writer, on_epoch_end, session.resume, stop)
 
 
-def close_run(session: Session, result: FitResult, writer: Any) -> dict[str, Any]:
-    """The best checkpoint's figures on val and test, its pictures and the latent plot; returns
-    the metrics.json entries of the run."""
+def close_run(session: Session, result: FitResult, writer: Any, started: float) -> dict[str, Any]:
+    """The best checkpoint's figures on val and test and its pictures, written to metrics.json
+    before the latent plot (a plot that fails leaves a complete run); returns the entries."""
+    from aecli.runs.store import merge_metrics
+
     from aecli.engine.steps import evaluate_split
     from aecli.models import count_parameters
     from aecli.report.tensorboard import log_filters, log_generative_pictures, log_reconstructions
@@ -153,6 +158,8 @@ def close_run(session: Session, result: FitResult, writer: Any) -> dict[str, Any
         "train_seconds": result.seconds, "device": str(session.device), "torch_threads": torch.get_num_threads(),
         "status": "completed",
     }
+    metrics["total_seconds"] = time.perf_counter() - started
+    merge_metrics(session.run_dir, metrics, drop=FAILURE_KEYS)
     if cfg.tsne.enabled:
         metrics["tsne_seconds"] = _latent_plot(session, writer, result.best_epoch)
     return metrics

@@ -18,20 +18,31 @@ def main(cfg: DictConfig) -> None:
 
 
 def visualize_latents(cfg: DictConfig) -> list[str]:
-    """Draw the codes of the run named by `cfg.run`; returns the PNG files written."""
+    """Draw the codes of the run named by `cfg.run`; returns the PNG files written. Holds the
+    run folder's lock after checking, before any work, that it can be written."""
     import time
 
     from aecli.config.keys import VISUALIZE_LATENTS
     from aecli.config.validate import validate_command_config
-    from aecli.api import load_run
-    from aecli.runs.open import command_overrides
+    from aecli.runs.open import run_argument, writing_into_run
 
     started = time.perf_counter()
+    run_dir = run_argument(cfg, "visualize-latents")
     validate_command_config(cfg, VISUALIZE_LATENTS)
     if cfg.method == "tsne":
         from aecli.report.latents import check_tsne_backend
 
         check_tsne_backend(cfg.backend)
+    with writing_into_run(run_dir, "visualize-latents"):
+        return _draw(cfg, started)
+
+
+def _draw(cfg: DictConfig, started: float) -> list[str]:
+    import time
+
+    from aecli.api import load_run
+    from aecli.runs.open import command_overrides
+
     run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
 
     from torch.utils.tensorboard import SummaryWriter

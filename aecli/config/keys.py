@@ -30,7 +30,7 @@ TRAIN: dict[str, Spec] = {
     "trainer.eval_batch_size": Int(min=1),
     "trainer.optimizer": Choice(*OPTIMIZERS),
     "trainer.lr": Float(min=0, min_open=True, requirement="be a positive number"),
-    "trainer.momentum": Float(min=0),
+    "trainer.momentum": Float(min=0, max=1, max_open=True),
     "trainer.device": Text(),
     "trainer.precision": Choice(*PRECISIONS, message="{key} must be one of {choices}, got {value!r}"),
     "trainer.compile": Bool(),

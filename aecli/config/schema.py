@@ -33,6 +33,14 @@ def show(value: Any) -> str:
     return repr(value)
 
 
+def nearest(word: str, candidates: list[str]) -> str | None:
+    """The candidate closest to `word` (a likely typo), or None when none is close."""
+    import difflib
+
+    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -10,7 +10,8 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 
 from aecli.config import keys
-from aecli.config.schema import ABSENT, DefaultOf, Spec, check_values, refuse_non_finite
+from aecli.config.schema import ABSENT, DefaultOf, Spec, check_values, nearest, refuse_non_finite
+from aecli.errors import UserError
 
 
 def validate_train_config(cfg: DictConfig, default_of: DefaultOf | None = None) -> None:
@@ -34,24 +35,56 @@ def validate_command_config(cfg: DictConfig, declarations: dict[str, Spec]) -> N
     refuse_non_finite(cfg)
 
 
+@lru_cache(maxsize=4)
+def reference_config(config_name: str, group_choices: tuple[str, ...]) -> DictConfig | None:
+    """The config with the command line's group choices but none of its values: what every
+    declared key defaults to. Composed only when needed; None without a Hydra context."""
+    from hydra import compose
+
+    try:
+        return compose(config_name=config_name, overrides=list(group_choices))
+    except Exception:  # no Hydra context (a config built in code): messages go without the default
+        return None
+
+
 def composed_defaults(config_name: str, group_choices: list[str]) -> DefaultOf:
     """`key -> its default` with the same group choices as the command line but none of its
     values, composed only when a message needs it (a type error names the default)."""
 
-    @lru_cache(maxsize=1)
-    def reference() -> DictConfig | None:
-        from hydra import compose
-
-        try:
-            return compose(config_name=config_name, overrides=group_choices)
-        except Exception:  # no Hydra context (a config built in code): messages go without the default
-            return None
-
     def default_of(key: str) -> Any:
-        cfg = reference()
+        cfg = reference_config(config_name, tuple(group_choices))
         return ABSENT if cfg is None else OmegaConf.select(cfg, key, default=ABSENT)
 
     return default_of
+
+
+def refuse_added_keys(task_overrides: list[str], groups: Callable[[str], bool], config_name: str) -> None:
+    """`+key=value` adds a key the config does not declare, which nothing would read: a typo
+    (`+trainer.epoch=3`) that would train silently with the key ignored. Refused with the nearest
+    declared key, except under a user's own `_target_` option, whose keys aecli cannot know."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(list(task_overrides))
+    added = [o for o in parsed if (o.is_add() or o.is_force_add()) and not groups(o.key_or_group)]
+    if not added:
+        return
+    reference = reference_config(config_name, tuple(group_choices(task_overrides, groups)))
+    if reference is None:
+        return
+    for override in added:
+        key = override.key_or_group
+        parts = key.split(".")
+        if OmegaConf.select(reference, key, default=ABSENT) is not ABSENT or any(
+            OmegaConf.select(reference, ".".join([*parts[:i], "_target_"]), default=None) for i in range(1, len(parts))
+        ):
+            continue
+        parent = OmegaConf.select(reference, ".".join(parts[:-1]), default=None) if len(parts) > 1 else reference
+        guess = nearest(parts[-1], [str(k) for k in parent.keys()] if isinstance(parent, DictConfig) else [])
+        hint = f"did you mean {'.'.join([*parts[:-1], guess])}? " if guess else ""
+        raise UserError(
+            f"{key} is not a key of the config, so +{key} would be ignored; {hint}"
+            f"aecli train --help lists every group and key"
+        )
 
 
 def group_choices(task_overrides: list[str], groups: Callable[[str], bool]) -> list[str]:

@@ -21,6 +21,7 @@ from aecli.engine.steps import encode_split
 from aecli.errors import UserError
 from aecli.models import Autoencoder
 from aecli.report.figures import plt, to_unit_range
+from aecli.runs.store import atomic_write
 
 
 @dataclass
@@ -188,7 +189,8 @@ def draw_latents(
     codes = encode_split(model, data.test, batch_size)
     embedding = embed_codes(codes, method, num_points, perplexity, seed, backend, max_iter)
     figure = latent_figure(embedding, data.test, data)
-    figure.savefig(png_path, dpi=120)
+    # Atomic: a full disk leaves the previous picture (or none), never a truncated PNG.
+    atomic_write(png_path, lambda handle: figure.savefig(handle, format="png", dpi=120))
     writer.add_figure(f"latent/{method}", figure, step)
     if projector:
         metadata, header = embedding_metadata(data.test, embedding.index, data)

@@ -3,6 +3,9 @@ latent traversals and 2-D manifold, and the model's learned filters (latent plot
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -110,3 +113,33 @@ def log_evaluation(writer: Any, evaluation: Any, report: str, step: int) -> None
         else:
             writer.add_scalar(f"evaluate/{key}", value, step)
     writer.add_text("evaluate", "\n".join(f"    {line}" for line in report.splitlines()), step)
+
+
+@contextmanager
+def quiet_writer_thread_failures() -> Iterator[None]:
+    """Inside the `with`, a failed write in TensorBoard's background writer thread (a full
+    disk) prints no thread traceback: the writer keeps the exception and raises it again in
+    the caller's next add_*/flush/close, where the command turns it into one line. Other
+    threads' exceptions are printed as usual."""
+    previous = threading.excepthook
+    writer_thread = tensorboard_writer_thread_class()
+
+    def hook(args: Any) -> None:
+        if not (isinstance(args.exc_value, OSError) and isinstance(args.thread, writer_thread)):
+            previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
+
+def tensorboard_writer_thread_class() -> type:
+    """TensorBoard's background writer thread class: private, so named in this one place, and
+    tests/e2e/test_disk_failures.py fails loudly when TensorBoard renames it or stops keeping
+    the thread's exception for the caller."""
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    return _AsyncWriterThread

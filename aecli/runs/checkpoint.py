@@ -17,6 +17,7 @@ import torch
 
 from aecli.errors import UserError
 from aecli.runs.store import atomic_write
+from aecli.runs.write_failures import serialized_size, write_failures_as_user_errors
 
 FORMAT = "aecli-checkpoint"
 VERSION = 1
@@ -43,13 +44,11 @@ def save_checkpoint(
         "optimizer": None if optimizer is None else optimizer.state_dict(),
         "train_state": train_state,
     }
-    try:
+    run_dir = Path(path).absolute().parent.parent
+    fix = f"free space (or fix the folder), then continue with aecli train resume={run_dir}"
+    # torch.save raises a RuntimeError, not an OSError, when the disk fills (aecli.runs.write_failures).
+    with write_failures_as_user_errors(path, fix, needed_bytes=lambda: serialized_size(payload)):
         atomic_write(path, lambda handle: torch.save(payload, handle))
-    except OSError as error:
-        raise UserError(
-            f"cannot write {path} ({error.strerror or error}); the previous checkpoint is intact; "
-            f"free space (or fix the folder) and continue with resume=RUN_DIR"
-        ) from error
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -7,6 +7,8 @@ answers at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,33 @@ from omegaconf import DictConfig, OmegaConf
 
 from aecli.config import keys
 from aecli.errors import UserError
-from aecli.runs.store import read_run_config
+from aecli.runs.lock import hold_run_lock
+from aecli.runs.store import read_run_config, writable_problem
+
+
+def run_argument(cfg: DictConfig, command: str) -> str:
+    """The command's `run=` (mandatory in its config), or one line saying how to give it."""
+    if OmegaConf.is_missing(cfg, "run") or cfg.run is None:
+        raise UserError(f"aecli {command} needs the run to open: aecli {command} run=RUN_DIR (a directory written by aecli train)")
+    return str(cfg.run)
+
+
+@contextmanager
+def writing_into_run(run: str | Path, command: str) -> Iterator[None]:
+    """Hold the run folder's lock for a command that writes into it (metrics.json, TensorBoard,
+    PNG files), after checking, before any work, that the folder and its tensorboard/ can be
+    written. A missing folder is left to `locate_run`, which says what run= needs."""
+    path = Path(str(run)).expanduser()
+    if not path.is_dir():
+        yield
+        return
+    fix = f"aecli {command} writes its results there: copy the run (cp -r) to a writable folder and run it on the copy"
+    for folder in (path, path / "tensorboard"):
+        problem = folder.is_dir() and writable_problem(folder, fix)
+        if problem:
+            raise UserError(problem)
+    with hold_run_lock(path, command):
+        yield
 
 
 def command_overrides(cfg: DictConfig, own_keys: set[str]) -> dict[str, Any]:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 RESUME_OVERRIDES = ("trainer.epochs", "trainer.lr", "trainer.device", "trainer.progress", "data.root", "data.download")
 RESUME_OVERRIDE_GROUPS = ("log.", "tsne.")
 
+# A key every `aecli evaluate` writes into metrics.json: its absence after evaluate_after means
+# the evaluation never finished.
+EVALUATE_MARK = "recon_sse"
+
 
 def resume_config(cfg: DictConfig, launch_dir: Path, overrides: list[str], multirun: bool) -> tuple[Path, DictConfig]:
     """The run folder named by `cfg.resume` and its own config (migrated to this version), with
@@ -41,6 +45,7 @@ def resume_config(cfg: DictConfig, launch_dir: Path, overrides: list[str], multi
             f"start it again instead"
         )
     saved = read_run_config(config_path, "resume a folder written by aecli train")
+    read_metrics(run_dir)  # a damaged metrics.json is reported now, not after all the training
 
     for override in OverridesParser.create().parse_overrides(list(overrides)):
         key = override.key_or_group
@@ -72,12 +77,13 @@ def load_resume_checkpoint(run_dir: Path, cfg: DictConfig, device: torch.device)
     epochs = cfg.trainer.epochs
     if isinstance(epochs, int) and (epochs < done or (epochs == done and step > 0)):
         raise UserError(f"the run has trained {done} epochs already; trainer.epochs={epochs} must be at least {done + (step > 0)}")
-    metrics_path = run_dir / "metrics.json"
-    if epochs == done and step == 0 and metrics_path.is_file():
-        try:
-            finished = read_metrics(run_dir).get("status") == "completed"
-        except UserError:  # a damaged metrics.json does not block continuing the run
-            finished = False
-        if finished:
-            raise UserError(f"the run already finished its {done} epochs; to train longer pass trainer.epochs=N with N > {done}")
+    metrics = read_metrics(run_dir)
+    if epochs == done and step == 0 and metrics.get("status") == "completed":
+        longer = f"to train longer pass trainer.epochs=N with N > {done}"
+        if cfg.evaluate_after and EVALUATE_MARK not in metrics:  # stopped while evaluate_after ran
+            raise UserError(
+                f"the run finished its {done} epochs but not its evaluation (evaluate_after=true); complete it "
+                f"with aecli evaluate run={run_dir}, or {longer}"
+            )
+        raise UserError(f"the run already finished its {done} epochs; {longer}")
     return payload

@@ -63,6 +63,22 @@ def read_yaml_config(
     return cfg
 
 
+def read_yaml_list(path: str | os.PathLike, *, fix: str = DEFAULT_FIX) -> list:
+    """The YAML list in `path` (a sweep job's .hydra/overrides.yaml) as plain Python values, with
+    the same limits as `read_yaml_config`. Strings are kept as written: "${...}" in an override
+    is text here, never resolved, so it is allowed."""
+    path = Path(path)
+    text = _read_capped(path, MAX_BYTES, fix)
+    _scan(path, text, MAX_NODES, MAX_DEPTH, fix, interpolations=True)
+    try:
+        value = yaml.load(text, Loader=_Loader)  # bounded: the scan refused anchors and aliases
+    except yaml.YAMLError as error:
+        raise UserError(f"cannot read {path} ({_first_line(error)}); {fix}") from None
+    if not isinstance(value, list):
+        raise UserError(f"{path} holds no list; {fix}")
+    return value
+
+
 def _read_capped(path: Path, max_bytes: int, fix: str) -> str:
     try:
         info = path.stat()
@@ -85,7 +101,7 @@ def _read_capped(path: Path, max_bytes: int, fix: str) -> str:
         raise UserError(f"{path} is not UTF-8 text; {fix}") from None
 
 
-def _scan(path: Path, text: str, max_nodes: int, max_depth: int, fix: str) -> None:
+def _scan(path: Path, text: str, max_nodes: int, max_depth: int, fix: str, interpolations: bool = False) -> None:
     """Walk the YAML events once, refusing what could make loading or resolving unbounded."""
     nodes = depth = 0
     try:
@@ -112,7 +128,7 @@ def _scan(path: Path, text: str, max_nodes: int, max_depth: int, fix: str) -> No
                 depth += 1
                 if depth > max_depth:
                     raise UserError(f"{path} nests over {max_depth} levels deep (line {line}), too deep for a run's config; {fix}")
-            elif isinstance(event, yaml.ScalarEvent) and "${" in event.value:
+            elif not interpolations and isinstance(event, yaml.ScalarEvent) and "${" in event.value:
                 raise UserError(
                     f"{path} holds the interpolation {_shorten(event.value)!r} (line {line}); a run's saved config "
                     f"is resolved, and interpolations can expand without bound; {fix}"

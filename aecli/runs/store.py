@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from aecli.errors import UserError
+from aecli.runs.write_failures import write_failure_cause
 
 
 def atomic_write(path: str | os.PathLike, write: Any) -> None:
@@ -30,10 +31,25 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        cause = write_failure_cause(error)
+        if cause is not None and not cause.filename:  # a write to a file object names no file: name ours
+            cause.filename = str(path)
         raise
     _fsync_folder(path.parent)
+
+
+def writable_problem(folder: Path, fix: str) -> str | None:
+    """Why nothing can be written in `folder` (a read-only file system, no permission), ending
+    in `fix`; None when a file can be created there. Trying beats os.access, which says yes to
+    root everywhere, even on a read-only mount."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return f"cannot write in the run directory {folder} ({error.strerror or error}); {fix}"
+    return None
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -54,15 +70,14 @@ def _umask() -> int:
 
 
 def read_run_config(config_path: Path, fix: str) -> DictConfig:
-    """A run's saved .hydra/config.yaml, migrated to this version of aecli (aecli.config.migrate);
+    """A run's saved .hydra/config.yaml (read with aecli.runs.safe_yaml's limits), migrated to this version of aecli (aecli.config.migrate);
     a UserError ending in `fix` when it is damaged or foreign."""
     from aecli.config.migrate import migrate
+    from aecli.runs.safe_yaml import read_yaml_config
 
-    try:
-        cfg = OmegaConf.load(config_path)
-    except Exception as error:  # YAML and OmegaConf raise many types for a damaged file
-        raise UserError(f"cannot read {config_path} ({type(error).__name__}); restore the run's config file")
-    if not isinstance(cfg, DictConfig) or not {"model", "dataset", "trainer"} <= set(cfg):
+    # Untrusted like a foreign checkpoint: no anchors, aliases or interpolations, bounded size.
+    cfg = read_yaml_config(config_path)
+    if not {"model", "dataset", "trainer"} <= set(cfg):
         raise UserError(f"{config_path} is not an aecli train config; {fix}")
     return migrate(cfg)
 

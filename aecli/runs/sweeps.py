@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from aecli.errors import UserError
 from aecli.evaluation.metrics import format_number
+from aecli.runs.safe_yaml import read_yaml_list
 from aecli.runs.store import atomic_write, merge_metrics, read_metrics
 
 # The metrics shown in summary.md when some job has them (summary.csv has every scalar).
@@ -116,11 +117,14 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = write_summary(sweep_dir, config.objective.metric, config.objective.direction)
-        failed = [job.name for job in jobs if job.status not in ("completed", "running")]
+        failed = [job for job in jobs if job.status not in ("completed", "running")]
         if failed:
+            first = failed[0].error or str(failed[0].metrics.get("error", failed[0].status))
+            first = first.split(": error: ", 1)[-1]  # the job's own line without its "aecli train: error:"
             print(
                 f"aecli {config.hydra.job.name}: error: {len(failed)} of {len(jobs)} jobs failed "
-                f"({', '.join(failed)}); see error.txt in their folders and {sweep_dir / 'summary.md'}",
+                f"({', '.join(job.name for job in failed)}; {failed[0].name}: {first}); "
+                f"see error.txt in their folders and {sweep_dir / 'summary.md'}",
                 file=sys.stderr,
             )
             sys.exit(1)
@@ -135,13 +139,11 @@ def job_error(job_return: Any) -> BaseException:
     raise ValueError("job_error of a job that did not fail")
 
 
-def record_failure(job_dir: Path, error: BaseException) -> None:
-    """Write the job's error to `job_dir/error.txt` and mark its metrics.json failed (a
-    divergence keeps its own, more precise status)."""
-    from hydra.errors import CompactHydraException
-
-    if isinstance(error, (UserError, CompactHydraException)):  # one line (a sweep job's user error)
-        text = str(error)
+def record_failure(job_dir: Path, error: BaseException, line: str | None = None) -> None:
+    """Write the job's error to `job_dir/error.txt` (`line` for a user error, else the
+    traceback) and mark its metrics.json failed (a divergence keeps its own, more precise status)."""
+    if line is not None or isinstance(error, UserError):
+        text = line or str(error)
     else:
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     atomic_write(job_dir / "error.txt", lambda handle: handle.write((text.rstrip() + "\n").encode()))
@@ -161,8 +163,8 @@ def collect_jobs(sweep_dir: Path) -> list[JobRecord]:
     for overrides_path in sorted(sweep_dir.rglob(".hydra/overrides.yaml")):
         job_dir = overrides_path.parent.parent
         try:
-            overrides = [str(item) for item in OmegaConf.load(overrides_path)]
-        except Exception:  # a job still writing it, or a damaged file
+            overrides = [str(item) for item in read_yaml_list(overrides_path)]
+        except UserError:  # a job still writing it, or a damaged or hostile file
             overrides = []
         try:
             metrics = read_metrics(job_dir)

@@ -159,3 +159,31 @@ class _ByteCounter:
 
     def flush(self) -> None:
         pass
+
+
+# errno values a whole command stops on: no room, or a folder that turned read-only under it.
+STOPPING_ERRNOS = DISK_FULL_ERRNOS | {errno.EROFS}
+
+
+@contextmanager
+def run_folder_write_failures(run_dir: str | os.PathLike, fix: Callable[[], str]) -> Iterator[None]:
+    """Turn a failed write anywhere in a run folder (TensorBoard's event files, metrics.json, a
+    PNG, a checkpoint torch could not finish) into one UserError line naming the file, the free
+    space and what is intact; `fix()` (called only then) ends the line. Other errors pass through."""
+    try:
+        yield
+    except UserError:
+        raise
+    except (OSError, RuntimeError) as error:
+        cause = write_failure_cause(error)
+        if not (is_torch_write_failure(error) or (cause is not None and cause.errno in STOPPING_ERRNOS)):
+            raise
+        folder = Path(run_dir)
+        path = Path(cause.filename) if cause is not None and isinstance(cause.filename, (str, bytes)) and cause.filename else folder
+        path = Path(os.fsdecode(path))
+        reason = cause.strerror if cause is not None and cause.strerror else "torch could not finish the write"
+        free = _free_bytes(folder)
+        room = f": {format_size(free)} free there" if free is not None and cause is not None and cause.errno in DISK_FULL_ERRNOS else ""
+        last = folder / "checkpoints" / "last.pt"
+        kept = "checkpoints/last.pt is intact" if last.is_file() else "no checkpoint was written yet"
+        raise UserError(f"cannot write {path} ({reason}{room}); {kept}; {fix()}") from error
