@@ -84,6 +84,14 @@ def report_user_errors(command: str) -> Callable[[F], F]:
     return decorate
 
 
+def use_threads(run_cfg: Any) -> None:
+    """Hold torch to the run's `trainer.num_threads` (a command may override it), as train does."""
+    if run_cfg.trainer.num_threads is not None:
+        import torch
+
+        torch.set_num_threads(int(run_cfg.trainer.num_threads))
+
+
 def _in_multirun() -> bool:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode

@@ -8,7 +8,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import report_user_errors
+from aecli.commands.app import report_user_errors, use_threads
 
 OWN_KEYS = {"run", "checkpoint", "probe", "mig_bins", "factor_corr_method", "sparsity_threshold", "nll_iw_samples"}
 
@@ -32,6 +32,7 @@ def evaluate(cfg: DictConfig) -> dict:
     started = time.perf_counter()
     validate_command_config(cfg, EVALUATE)
     run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
+    use_threads(run.cfg)
     read_metrics(run.path)  # a damaged metrics.json stops us before the work, not after
 
     from torch.utils.tensorboard import SummaryWriter
@@ -44,7 +45,7 @@ def evaluate(cfg: DictConfig) -> dict:
     merge_metrics(run.path, evaluation.metrics)
     report = format_report(run, evaluation, cfg)
     with SummaryWriter(str(run.path / "tensorboard")) as writer:
-        log_evaluation(writer, evaluation, report, run.epoch)
+        log_evaluation(writer, evaluation, report, run.epoch, run.path)
     print(report)
     print(f"evaluated in {time.perf_counter() - started:.1f}s; metrics merged into {run.path / 'metrics.json'}")
     return evaluation.metrics

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from aecli.config.schema import IntList
 from aecli.errors import UserError
+
+# Declared by every labelled dataset (include LABELLED in its registered settings); build_dataset
+# then applies it, so a new labelled loader gets anomaly detection without code of its own.
+LABELLED = {
+    "exclude_classes": IntList(
+        min=0, requirement="be a list of class indices (integers >= 0) such as [3] or [], the classes left out of training"
+    ),
+}
 
 
 @dataclass
@@ -37,6 +46,7 @@ class Dataset:
 
     kind: "image" (samples are C x H x W) or "signal" (1-D curves sampled on `axis`).
     x_offset, x_scale: the normalization applied, raw = x * x_scale + x_offset.
+    excluded_classes: labels removed from train and val by `dataset.exclude_classes`.
     """
 
     name: str
@@ -49,6 +59,7 @@ class Dataset:
     axis_name: str = ""
     x_offset: Tensor | float = 0.0
     x_scale: Tensor | float = 1.0
+    excluded_classes: tuple[int, ...] = ()  # left out of train and val (still in test): the anomalies
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -69,6 +80,36 @@ class Dataset:
     def to(self, device: torch.device | str) -> Dataset:
         moved = {name: getattr(self, name).to(device) for name in ("train", "val", "test")}
         return dataclasses.replace(self, **moved)
+
+
+def exclude_classes(data: Dataset, classes: list[int]) -> Dataset:
+    """`data` with the samples of `classes` removed from train and val (the test split keeps
+    them: they are the anomalies `aecli evaluate` scores). Any labelled dataset; one place."""
+    if not classes:
+        return data
+    if data.train.labels is None:
+        raise UserError(
+            f"dataset.exclude_classes={list(classes)} needs labelled data, but {data.name} has no labels; remove the key"
+        )
+    present = sorted(set(torch.cat([s.labels for s in (data.train, data.val, data.test)]).unique().tolist()))
+    unknown = [c for c in classes if c not in present]
+    if unknown:
+        raise UserError(
+            f"dataset.exclude_classes names class {unknown[0]}, which {data.name} does not have; "
+            f"choose among {', '.join(map(str, present))}"
+        )
+    excluded = torch.tensor(sorted(set(classes)))
+    kept = {name: _without(getattr(data, name), excluded) for name in ("train", "val")}
+    if min(len(split) for split in kept.values()) == 0:
+        raise UserError(
+            f"dataset.exclude_classes={list(classes)} leaves no training or validation samples; keep at least one class"
+        )
+    return dataclasses.replace(data, **kept, excluded_classes=tuple(excluded.tolist()))
+
+
+def _without(split: Split, excluded: Tensor) -> Split:
+    keep = ~torch.isin(split.labels, excluded.to(split.labels.device))
+    return Split(*(None if t is None else t[keep] for t in (split.x, split.labels, split.factors)))
 
 
 def _on(value: Tensor | float, like: Tensor) -> Tensor | float:

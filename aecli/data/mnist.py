@@ -9,12 +9,14 @@ from torch import Tensor
 
 from aecli.config.schema import Int
 from aecli.data import DATASETS
-from aecli.data.base import Dataset, Split
+from aecli.data.base import LABELLED, Dataset, Split
 from aecli.data.idx import locate_mnist, read_idx
 from aecli.errors import UserError
 
 IMAGE_COUNT = Int(min=1, nullable=True, requirement="be a positive number of images or null")
-SETTINGS = {"val_size": Int(min=1), "train_size": IMAGE_COUNT, "test_size": IMAGE_COUNT, "seed": Int(min=0)}
+SETTINGS = {
+    "val_size": Int(min=1), "train_size": IMAGE_COUNT, "test_size": IMAGE_COUNT, "seed": Int(min=0), **LABELLED,
+}
 
 
 def load_mnist_arrays(root: str | None, download: bool) -> dict[str, np.ndarray]:

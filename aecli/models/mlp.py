@@ -97,6 +97,12 @@ class MLPAutoencoder(Autoencoder):
     def is_linear(self) -> bool:
         return self._affine
 
+    def filters(self) -> tuple[str, Tensor]:
+        """The first layer's weight rows, one per unit, in the data's shape: what each unit of the
+        first layer (the code itself for model=linear) responds to (stroke detectors on MNIST)."""
+        first = next(m for m in self.encoder if isinstance(m, nn.Linear))
+        return "filters/first_layer", first.weight.detach().reshape(-1, *self.sample_shape)
+
     def stages(self) -> list[Autoencoder]:
         """One shallow autoencoder per encoder layer, sharing this network's modules (not copies):
         stage k is encoder layer k (with its activation) and the decoder layer that mirrors it
