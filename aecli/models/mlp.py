@@ -32,6 +32,11 @@ class TiedLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self._source[0].weight.t(), self.bias)
 
+    def reset_parameters(self) -> None:
+        """The bias back to zero, as built (the weight is the source layer's to reset)."""
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
     def extra_repr(self) -> str:
         source = self._source[0]
         return f"in_features={source.out_features}, out_features={source.in_features}, tied=True"

@@ -107,3 +107,15 @@ def log_evaluation(writer: Any, evaluation: Any, report: str, step: int, run_dir
     writer.add_text("evaluate", "\n".join(f"    {line}" for line in report.splitlines()), step)
     if evaluation.anomaly is not None:
         write_picture(writer, "evaluate/roc", roc_figure(evaluation.anomaly), run_dir / "roc.png", step)
+
+
+def log_finetuning(writer: Any, comparison: Any) -> None:
+    """`aecli finetune`'s curves, per epoch: finetune/<N>/<pretrained|scratch>/train_loss (nats
+    per sample) and val_acc, and each network's test accuracy at its best epoch."""
+    for name in ("pretrained", "scratch"):
+        result = getattr(comparison, name)
+        prefix = f"finetune/{comparison.labels}/{name}"
+        for epoch, (loss, accuracy) in enumerate(zip(result.train_loss, result.val_acc), start=1):
+            writer.add_scalar(f"{prefix}/train_loss", loss, epoch)
+            writer.add_scalar(f"{prefix}/val_acc", accuracy, epoch)
+        writer.add_scalar(f"{prefix}/test_acc", result.test_acc, result.best_epoch)
