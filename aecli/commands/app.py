@@ -84,12 +84,25 @@ def report_user_errors(command: str) -> Callable[[F], F]:
     return decorate
 
 
-def use_threads(run_cfg: Any) -> None:
-    """Hold torch to the run's `trainer.num_threads` (a command may override it), as train does."""
-    if run_cfg.trainer.num_threads is not None:
+def open_run(cfg: Any, declarations: dict, own_keys: set[str], writes_metrics: bool = True) -> Any:
+    """What every command on a finished run does first: check its own settings, reopen the run
+    (`aecli.load_run`) with the rest of `cfg` as overrides of the run's config, hold torch to
+    the run's `trainer.num_threads`, as train does, and (for a command that writes metrics)
+    refuse a damaged metrics.json before any work rather than after."""
+    from aecli.api import load_run
+    from aecli.config.validate import validate_command_config
+    from aecli.runs.open import command_overrides
+    from aecli.runs.store import read_metrics
+
+    validate_command_config(cfg, declarations)
+    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, own_keys))
+    if run.cfg.trainer.num_threads is not None:
         import torch
 
-        torch.set_num_threads(int(run_cfg.trainer.num_threads))
+        torch.set_num_threads(int(run.cfg.trainer.num_threads))
+    if writes_metrics:
+        read_metrics(run.path)
+    return run
 
 
 def _in_multirun() -> bool:

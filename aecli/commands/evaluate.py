@@ -8,7 +8,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import report_user_errors, use_threads
+from aecli.commands.app import open_run, report_user_errors
 
 OWN_KEYS = {"run", "checkpoint", "probe", "mig_bins", "factor_corr_method", "sparsity_threshold", "nll_iw_samples"}
 
@@ -24,16 +24,10 @@ def evaluate(cfg: DictConfig) -> dict:
     import time
 
     from aecli.config.keys import EVALUATE
-    from aecli.config.validate import validate_command_config
-    from aecli.api import load_run
-    from aecli.runs.open import command_overrides
-    from aecli.runs.store import merge_metrics, read_metrics
+    from aecli.runs.store import merge_metrics
 
     started = time.perf_counter()
-    validate_command_config(cfg, EVALUATE)
-    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
-    use_threads(run.cfg)
-    read_metrics(run.path)  # a damaged metrics.json stops us before the work, not after
+    run = open_run(cfg, EVALUATE, OWN_KEYS)
 
     from torch.utils.tensorboard import SummaryWriter
 

@@ -4,10 +4,14 @@ curves into TensorBoard, and print a table."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import report_user_errors, use_threads
+from aecli.commands.app import open_run, report_user_errors
+from aecli.config.keys import FINETUNE
 
 OWN_KEYS = {"run", "checkpoint", "labels", "val_labels", "epochs", "batch_size", "lr", "seed"}
 
@@ -15,47 +19,43 @@ OWN_KEYS = {"run", "checkpoint", "labels", "val_labels", "epochs", "batch_size",
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="finetune")
 @report_user_errors("finetune")
 def main(cfg: DictConfig) -> None:
-    finetune(cfg)
-
-
-def finetune(cfg: DictConfig) -> dict:
-    """Compare fine-tuning with training from scratch on the run `cfg.run`; returns the metrics written."""
-    import time
-
-    from aecli.api import load_run
-    from aecli.config.keys import FINETUNE
-    from aecli.config.validate import validate_command_config
-    from aecli.runs.open import command_overrides
-    from aecli.runs.store import merge_metrics, read_metrics
-
     started = time.perf_counter()
-    validate_command_config(cfg, FINETUNE)
-    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
-    use_threads(run.cfg)
-    read_metrics(run.path)  # a damaged metrics.json stops us before the work, not after
+    run, comparison = finetune(cfg)
+    print_comparison(run, comparison, time.perf_counter() - started)
+
+
+def finetune(cfg: DictConfig) -> tuple[Any, Any]:
+    """Compare fine-tuning with training from scratch on the run `cfg.run`, write the two test
+    accuracies and the curves; returns the run and the comparison (aecli.evaluation.finetuning)."""
+    run = open_run(cfg, FINETUNE, OWN_KEYS)
 
     from torch.utils.tensorboard import SummaryWriter
 
-    from aecli.evaluation.finetuning import compare_finetuning, format_comparison
+    from aecli.evaluation.finetuning import compare_finetuning
     from aecli.report.tensorboard import log_finetuning
+    from aecli.runs.store import merge_metrics
 
-    seed = run.cfg.seed if cfg.seed is None else cfg.seed
+    seed = int(run.cfg.seed if cfg.seed is None else cfg.seed)
     comparison = compare_finetuning(
-        run, int(cfg.labels), cfg.val_labels, int(cfg.epochs), int(cfg.batch_size), float(cfg.lr), int(seed)
+        run, int(cfg.labels), cfg.val_labels, int(cfg.epochs), int(cfg.batch_size), float(cfg.lr), seed
     )
-    metrics = comparison.metrics()
-    merge_metrics(run.path, metrics)
+    merge_metrics(run.path, comparison.metrics())
     with SummaryWriter(str(run.path / "tensorboard")) as writer:
         log_finetuning(writer, comparison)
+    return run, comparison
+
+
+def print_comparison(run: Any, comparison: Any, seconds: float) -> None:
+    from aecli.evaluation.finetuning import format_comparison
+
     print(
-        f"aecli finetune: {run.path} (checkpoint {run.checkpoint_name}, epoch {run.epoch}), {cfg.labels} train labels, "
-        f"{comparison.val_labels} validation labels, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr}, seed {seed}"
+        f"aecli finetune: {run.path} (checkpoint {run.checkpoint_name}, epoch {run.epoch}), {comparison.labels} train "
+        f"labels, {comparison.val_labels} validation labels, {comparison.settings}"
     )
     print("\n".join(format_comparison(comparison)))
     if run.experiment.data.excluded_classes:
         print(f"note: classes {list(run.experiment.data.excluded_classes)} were left out of training and count as errors in test")
     print(
-        f"done in {time.perf_counter() - started:.1f}s; {', '.join(metrics)} merged into {run.path / 'metrics.json'}, "
-        f"curves under finetune/{cfg.labels}/ in TensorBoard"
+        f"done in {seconds:.1f}s; {', '.join(comparison.metrics())} merged into {run.path / 'metrics.json'}, "
+        f"curves under finetune/{comparison.labels}/ in TensorBoard"
     )
-    return metrics

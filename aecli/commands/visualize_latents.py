@@ -6,7 +6,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import report_user_errors, use_threads
+from aecli.commands.app import open_run, report_user_errors
 
 OWN_KEYS = {
     "run", "checkpoint", "method", "num_points", "perplexity", "seed", "embedding_projector", "max_iter", "backend",
@@ -26,8 +26,6 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
 
     from aecli.config.keys import VISUALIZE_LATENTS
     from aecli.config.validate import validate_command_config
-    from aecli.api import load_run
-    from aecli.runs.open import command_overrides
 
     started = time.perf_counter()
     validate_command_config(cfg, VISUALIZE_LATENTS)
@@ -35,8 +33,7 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
         from aecli.report.latents import check_tsne_backend
 
         check_tsne_backend(cfg.backend)
-    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
-    use_threads(run.cfg)
+    run = open_run(cfg, VISUALIZE_LATENTS, OWN_KEYS, writes_metrics=False)
 
     from torch.utils.tensorboard import SummaryWriter
 

@@ -41,6 +41,7 @@ class Comparison:
     pretrained: ClassifierResult
     scratch: ClassifierResult
     seconds: dict[str, float]
+    settings: str  # the budget both networks had, in words
 
     def metrics(self) -> dict[str, float]:
         return {f"finetune_acc_{self.labels}": self.pretrained.test_acc, f"scratch_acc_{self.labels}": self.scratch.test_acc}
@@ -82,7 +83,8 @@ def compare_finetuning(
             device=run.device,
         )
         seconds[name] = time.perf_counter() - started
-    return Comparison(labels, len(val_idx), results["pretrained"], results["scratch"], seconds)
+    settings = f"{epochs} epochs, batch {batch_size}, Adam lr {lr:g}, seed {seed}"
+    return Comparison(labels, len(val_idx), results["pretrained"], results["scratch"], seconds, settings)
 
 
 def format_comparison(comparison: Comparison) -> list[str]:
