@@ -110,3 +110,16 @@ def test_a_linear_vae_with_a_learned_gaussian_decoder_reaches_ppca_likelihood(tm
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert abs(metrics["nll_iw"] - metrics["ppca_nll"]) < 0.02 * abs(metrics["ppca_nll"])
     assert metrics["nll_iw"] > metrics["ppca_nll"] - 0.01 * abs(metrics["ppca_nll"])  # no better than the optimum's class
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["finetune", "labels=100"], "aecli finetune: error: run is required: pass run=RUN_DIR, a directory written by aecli train"),
+        (["finetune", "run=."], "aecli finetune: error: labels is required: pass labels=N, e.g. labels=100"),
+        (["evaluate"], "aecli evaluate: error: run is required: pass run=RUN_DIR"),
+    ],
+)
+def test_a_required_setting_left_out_is_one_line(args, message, tmp_path):
+    result = run_cli(*args, check=False, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
