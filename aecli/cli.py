@@ -25,7 +25,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "visualize-latents": (
         "aecli.commands.visualize_latents",
-        "draw the latent codes of a finished run: aecli visualize-latents run=RUN_DIR",
+        "draw the latent codes, first-layer filters and interpolations of a finished run: "
+        "aecli visualize-latents run=RUN_DIR",
+    ),
+    "finetune": (
+        "aecli.commands.finetune",
+        "pretrained encoder + softmax head against the same network from scratch, on N labels: "
+        "aecli finetune run=RUN_DIR labels=N",
     ),
     "encode": (
         "aecli.commands.encode",

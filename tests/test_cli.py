@@ -146,7 +146,7 @@ def test_broken_yaml_in_a_users_config_folder_is_one_line_with_file_and_line(tmp
 @pytest.mark.parametrize("command", ["evaluate", "visualize-latents"])
 def test_run_commands_without_run_say_how_to_give_it(command, tmp_path):
     result = run_cli(command, cwd=tmp_path, check=False)
-    assert f"aecli {command} needs the run to open: aecli {command} run=RUN_DIR" in one_line(result)
+    assert f"aecli {command}: error: run is required: pass run=RUN_DIR, a directory written by aecli train" in one_line(result)
 
 
 def test_omegaconf_and_hydra_still_set_what_the_messages_read(tmp_path):

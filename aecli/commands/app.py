@@ -102,6 +102,35 @@ def _sweep_job_failed(line: str, error: UserError, cfg: Any) -> float:
     return float("nan")
 
 
+REQUIRED_HINTS = {"run": "run=RUN_DIR, a directory written by aecli train", "labels": "labels=N, e.g. labels=100"}
+
+
+def open_run(cfg: Any, declarations: dict, own_keys: set[str], writes_metrics: bool = True) -> Any:
+    """What every command on a finished run does first: check its own settings, reopen the run
+    (`aecli.load_run`) with the rest of `cfg` as overrides of the run's config, hold torch to
+    the run's `trainer.num_threads`, as train does, and (for a command that writes metrics)
+    refuse a damaged metrics.json before any work rather than after."""
+    from omegaconf import OmegaConf
+
+    from aecli.api import load_run
+    from aecli.config.validate import validate_command_config
+    from aecli.runs.open import command_overrides
+    from aecli.runs.store import read_metrics
+
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise UserError(f"{missing[0]} is required: pass {REQUIRED_HINTS.get(missing[0], missing[0] + '=...')}")
+    validate_command_config(cfg, declarations)
+    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, own_keys))
+    if run.cfg.trainer.num_threads is not None:
+        import torch
+
+        torch.set_num_threads(int(run.cfg.trainer.num_threads))
+    if writes_metrics:
+        read_metrics(run.path)
+    return run
+
+
 def _in_multirun() -> bool:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode

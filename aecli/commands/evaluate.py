@@ -8,7 +8,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import report_user_errors
+from aecli.commands.app import open_run, report_user_errors
 
 OWN_KEYS = {"run", "checkpoint", "probe", "mig_bins", "factor_corr_method", "sparsity_threshold", "nll_iw_samples"}
 
@@ -38,12 +38,10 @@ def evaluate(cfg: DictConfig) -> dict:
 def _evaluate(cfg: DictConfig, started: float) -> dict:
     import time
 
-    from aecli.api import load_run
-    from aecli.runs.open import command_overrides
-    from aecli.runs.store import merge_metrics, read_metrics
+    from aecli.config.keys import EVALUATE
+    from aecli.runs.store import merge_metrics
 
-    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
-    read_metrics(run.path)  # a damaged metrics.json stops us before the work, not after
+    run = open_run(cfg, EVALUATE, OWN_KEYS)
 
     from torch.utils.tensorboard import SummaryWriter
 
@@ -55,7 +53,7 @@ def _evaluate(cfg: DictConfig, started: float) -> dict:
     merge_metrics(run.path, evaluation.metrics)
     report = format_report(run, evaluation, cfg)
     with SummaryWriter(str(run.path / "tensorboard")) as writer:
-        log_evaluation(writer, evaluation, report, run.epoch)
+        log_evaluation(writer, evaluation, report, run.epoch, run.path)
     print(report)
     print(f"evaluated in {time.perf_counter() - started:.1f}s; metrics merged into {run.path / 'metrics.json'}")
     return evaluation.metrics

@@ -6,9 +6,12 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import report_user_errors
+from aecli.commands.app import open_run, report_user_errors
 
-OWN_KEYS = {"run", "checkpoint", "method", "num_points", "perplexity", "seed", "embedding_projector", "max_iter", "backend"}
+OWN_KEYS = {
+    "run", "checkpoint", "method", "num_points", "perplexity", "seed", "embedding_projector", "max_iter", "backend",
+    "filters", "interpolation",
+}
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="visualize_latents")
@@ -40,10 +43,9 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
 def _draw(cfg: DictConfig, started: float) -> list[str]:
     import time
 
-    from aecli.api import load_run
-    from aecli.runs.open import command_overrides
+    from aecli.config.keys import VISUALIZE_LATENTS
 
-    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
+    run = open_run(cfg, VISUALIZE_LATENTS, OWN_KEYS, writes_metrics=False)
 
     from torch.utils.tensorboard import SummaryWriter
 
@@ -66,8 +68,34 @@ def _draw(cfg: DictConfig, started: float) -> list[str]:
             )
             written.append(str(png))
             print(f"{embedding.title}: {png} ({embedding.seconds:.1f}s)")
-    print(
-        f"done in {time.perf_counter() - started:.1f}s; TensorBoard tags "
-        f"{', '.join(f'latent/{m}' for m in methods)} in {run.path / 'tensorboard'}"
-    )
+        tags = [f"latent/{m}" for m in methods] + _weights_and_paths(run, cfg, seed, writer, written)
+    print(f"done in {time.perf_counter() - started:.1f}s; TensorBoard tags {', '.join(tags)} in {run.path / 'tensorboard'}")
     return written
+
+
+def _weights_and_paths(run, cfg: DictConfig, seed: int, writer, written: list[str]) -> list[str]:
+    """filters.png (the first layer's weights) and interpolations.png (decoded paths between
+    test codes), each also in TensorBoard; returns their tags."""
+    from aecli.report.downstream import filters_picture, interpolation_picture, write_picture
+
+    model, data, tags = run.experiment.model, run.experiment.data, []
+    filters = filters_picture(model, data, int(cfg.filters.max_filters))
+    if filters is None:
+        print("filters: this model has no first-layer weights to draw")
+    else:
+        write_picture(writer, filters[0], filters[1], run.path / "filters.png", run.epoch)
+        written.append(str(run.path / "filters.png"))
+        tags.append(filters[0])
+        print(f"first-layer filters: {run.path / 'filters.png'}")
+    spec = cfg.interpolation
+    strip = interpolation_picture(
+        model, run.experiment.likelihood, data, int(spec.pairs), int(spec.steps), str(spec.method), seed
+    )
+    if strip is None:
+        print("interpolations: none (interpolation.pairs=0, fewer than 2 test samples, or a decoder that needs its input)")
+    else:
+        write_picture(writer, "latent/interpolations", strip, run.path / "interpolations.png", run.epoch)
+        written.append(str(run.path / "interpolations.png"))
+        tags.append("latent/interpolations")
+        print(f"{spec.pairs} {spec.method} interpolations of {spec.steps} steps: {run.path / 'interpolations.png'}")
+    return tags

@@ -3,7 +3,7 @@ declare their own keys where they register: aecli.registry)."""
 
 from __future__ import annotations
 
-from aecli.config.schema import Bool, Choice, Float, ImageSize, Int, Spec, Text
+from aecli.config.schema import Bool, Choice, Float, ImageSize, Int, IntList, Spec, Text
 
 TSNE_FIRST_PHASE = 250  # both t-SNE backends' early exaggeration; max_iter counts it
 MAX_ITER = Int(
@@ -60,6 +60,8 @@ EVALUATE: dict[str, Spec] = {
     **RUN_COMMAND,
     "probe.knn_k": Int(min=1),
     "probe.max_iter": Int(min=1),
+    "probe.label_budgets": IntList(min=1),
+    "probe.draws": Int(min=1),
     "mig_bins": Int(min=2),
     "factor_corr_method": Choice("spearman", "pearson"),
     "sparsity_threshold": Float(min=0, min_open=True),
@@ -87,4 +89,19 @@ VISUALIZE_LATENTS: dict[str, Spec] = {
     "backend": Choice(*TSNE_BACKENDS),
     "seed": Int(min=0, max=MAX_SEED, nullable=True),
     "embedding_projector": Bool(),
+    "filters.max_filters": Int(min=1),
+    "interpolation.pairs": Int(min=0),
+    "interpolation.steps": Int(min=2),
+    "interpolation.method": Choice("linear", "slerp"),
+}
+
+# `aecli finetune run=RUN_DIR labels=N`: encoder + softmax head, pretrained against from scratch.
+FINETUNE: dict[str, Spec] = {
+    **RUN_COMMAND,
+    "labels": Int(min=1, requirement="be a positive number of training labels, e.g. labels=100"),
+    "val_labels": Int(min=1, nullable=True, requirement="be a positive number of validation labels or null (as many as labels)"),
+    "epochs": Int(min=1),
+    "batch_size": Int(min=1),
+    "lr": Float(min=0, min_open=True, requirement="be a positive number"),
+    "seed": Int(min=0, max=MAX_SEED, nullable=True),
 }

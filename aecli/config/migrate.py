@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-# key -> the value an older run behaved with. Model keys apply only to the models that have them.
+# key -> the value an older run behaved with. Model and dataset keys apply only to the options that have them.
 ADDED: dict[str, Any] = {
     "seed": 0,
     "evaluate_after": False,
@@ -33,6 +33,10 @@ MODEL_ADDED: dict[str, dict[str, Any]] = {
     "mlp": {"code_activation": None, "input_gain": False},
     "conv": {"input_gain": False},
 }
+DATASET_ADDED: dict[str, dict[str, Any]] = {
+    "mnist": {"exclude_classes": []},
+    "variance_mnist": {"exclude_classes": []},
+}
 
 
 def migrate(cfg: DictConfig) -> DictConfig:
@@ -41,11 +45,12 @@ def migrate(cfg: DictConfig) -> DictConfig:
         for key, value in ADDED.items():
             if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
                 OmegaConf.update(cfg, key, value, merge=True, force_add=True)
-        model = cfg.get("model")
-        if isinstance(model, DictConfig):
-            for key, value in MODEL_ADDED.get(str(model.get("name")), {}).items():
-                if key not in model:
-                    model[key] = value
+        for group, added in (("model", MODEL_ADDED), ("dataset", DATASET_ADDED)):
+            node = cfg.get(group)
+            if isinstance(node, DictConfig):
+                for key, value in added.get(str(node.get("name")), {}).items():
+                    if key not in node:
+                        node[key] = value
     return cfg
 
 

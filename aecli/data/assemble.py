@@ -14,15 +14,15 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from aecli.config.schema import Choice, Float, Int
-from aecli.data.base import Dataset, Split, split_indices
+from aecli.data.base import LABELLED, Dataset, Split, split_indices
 from aecli.data.source import Source
 from aecli.errors import UserError
 
 COUNT = Int(min=1, nullable=True, requirement="be a positive number of samples or null (all)")
 FRACTION = Float(min=0, max=1, min_open=True, max_open=True)
 SUBSETS = {"train_size": COUNT, "test_size": COUNT, "seed": Int(min=0)}
-GIVEN_TEST = {"val_size": Int(min=1), **SUBSETS}
-SPLIT_HERE = {"val_fraction": FRACTION, "test_fraction": FRACTION, **SUBSETS}
+GIVEN_TEST = {"val_size": Int(min=1), **SUBSETS, **LABELLED}
+SPLIT_HERE = {"val_fraction": FRACTION, "test_fraction": FRACTION, **SUBSETS, **LABELLED}
 NORMALIZE = {"normalize": Choice("none", "standardize")}
 
 

@@ -17,9 +17,17 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from aecli.config.schema import IntList
 from aecli.errors import UserError
 
 _BYTE_SCALE = 1.0 / 255.0
+# Declared by every labelled dataset (include LABELLED in its registered settings); build_dataset
+# then applies it, so a new labelled loader gets anomaly detection without code of its own.
+LABELLED = {
+    "exclude_classes": IntList(
+        min=0, requirement="be a list of class indices (integers >= 0) such as [3] or [], the classes left out of training"
+    ),
+}
 
 
 @dataclass
@@ -89,6 +97,7 @@ class Dataset:
     class_names: the name of each label value (legends, projector, reports); empty: the
     labels are shown as numbers.
     placement: how the samples are held, for the start line (set by `to`).
+    excluded_classes: labels removed from train and val by `dataset.exclude_classes`.
     """
 
     name: str
@@ -103,6 +112,7 @@ class Dataset:
     x_scale: Tensor | float = 1.0
     class_names: tuple[str, ...] = ()
     placement: str = "in memory"
+    excluded_classes: tuple[int, ...] = ()  # left out of train and val (still in test): the anomalies
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -143,6 +153,37 @@ class Dataset:
         else:
             placement = f"{dtype} on {device} ({size})"
         return dataclasses.replace(self, **moved, placement=placement)
+
+
+def exclude_classes(data: Dataset, classes: list[int]) -> Dataset:
+    """`data` with the samples of `classes` removed from train and val (the test split keeps
+    them: they are the anomalies `aecli evaluate` scores). Any labelled dataset; one place."""
+    if not classes:
+        return data
+    if data.train.labels is None:
+        raise UserError(
+            f"dataset.exclude_classes={list(classes)} needs labelled data, but {data.name} has no labels; remove the key"
+        )
+    present = sorted(set(torch.cat([s.labels for s in (data.train, data.val, data.test)]).unique().tolist()))
+    unknown = [c for c in classes if c not in present]
+    if unknown:
+        raise UserError(
+            f"dataset.exclude_classes names class {unknown[0]}, which {data.name} does not have; "
+            f"choose among {', '.join(map(str, present))}"
+        )
+    excluded = torch.tensor(sorted(set(classes)))
+    kept = {name: _without(getattr(data, name), excluded) for name in ("train", "val")}
+    if min(len(split) for split in kept.values()) == 0:
+        raise UserError(
+            f"dataset.exclude_classes={list(classes)} leaves no training or validation samples; keep at least one class"
+        )
+    return dataclasses.replace(data, **kept, excluded_classes=tuple(excluded.tolist()))
+
+
+def _without(split: Split, excluded: Tensor) -> Split:
+    keep = ~torch.isin(split.labels, excluded.to(split.labels.device))
+    kept = (None if t is None else t[keep.to(t.device)] for t in (split.stored, split.labels, split.factors))
+    return Split(*kept, device=split.device)
 
 
 def _on(value: Tensor | float, like: Tensor) -> Tensor | float:

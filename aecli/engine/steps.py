@@ -86,6 +86,16 @@ def reconstruct(model: Autoencoder, likelihood: Likelihood, x: Tensor) -> Tensor
     return likelihood.mean(model.decode(model.encode(x), x))
 
 
+@torch.inference_mode()
+def reconstruction_nll(model: Autoencoder, likelihood: Likelihood, split: Split, batch_size: int) -> Tensor:
+    """The reconstruction loss of each sample of `split` from its deterministic code: the
+    likelihood's negative log-likelihood, nats per sample, (N,)."""
+    model.eval()
+    return torch.cat([
+        likelihood.nll(model.decode(model.encode(x), x), x) for x in split.x.split(batch_size)
+    ])
+
+
 def reconstruction_sse(model: Autoencoder, likelihood: Likelihood, split: Split, batch_size: int) -> float:
     """Squared error between each sample and `reconstruct` of it, summed over the data
     dimensions, averaged over the split."""

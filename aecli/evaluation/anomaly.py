@@ -1,8 +1,9 @@
 """What the codes are good for, beyond reconstruction: anomaly scores and interpolations.
 
 The rest of the downstream toolkit lives beside this module, one concept per file:
-`downstream_probes` (few-label linear probes), `downstream_ppca` (the PPCA likelihood
-baseline) and `downstream_finetune` (encoder + softmax head, pretrained or from scratch).
+`probes` (few-label linear probes), `ppca` (the PPCA likelihood baseline), `finetuning`
+(aecli finetune's comparison, on `aecli.engine.finetune`) and `downstream` (what aecli
+evaluate runs of them).
 
 NumPy and scikit-learn only; nothing here imports torch.
 """

@@ -15,7 +15,14 @@ def describe_metrics(run: Run, settings: DictConfig) -> dict[str, str]:
     """One short phrase per metric name: what the number is, for this run."""
     dims = int(np.prod(run.experiment.data.sample_shape))
     latent_dim = run.experiment.model.latent_dim
+    budgets = {}
+    for budget in settings.probe.label_budgets:
+        budgets[f"probe_linear_acc_{budget}"] = f"the same with {budget} stratified train labels, mean of {settings.probe.draws} draws"
+        budgets[f"probe_linear_acc_{budget}_std"] = f"spread (std) of those {settings.probe.draws} draws"
     return {
+        **budgets,
+        "anomaly_auroc": "area under the ROC: the classes left out of training as anomalies (0.5 = chance)",
+        "ppca_nll": f"test NLL per sample (nats) of PPCA with {latent_dim} latents fit on train",
         "recon_mse": "squared error of the reconstruction (deterministic code) per data dimension",
         "recon_sse": f"squared error per sample, summed over the {dims} data dimensions",
         "pca_recon_sse": f"the same for PCA with {min(latent_dim, dims)} components (fit on train)",
@@ -54,6 +61,13 @@ def format_report(run: Run, evaluation: Evaluation, settings: DictConfig) -> str
             lines.append(f"  {'z' + str(i):<6}" + "".join(f"{entry:8.3f}" for entry in row))
         lines.append("which latent carries which factor:")
         lines.extend(f"  {sentence}" for sentence in evaluation.factor_words)
+    if evaluation.anomaly is not None:
+        anomaly = evaluation.anomaly
+        lines.append(
+            f"anomaly detection: classes {list(anomaly.classes)} left out of training; {anomaly.num_anomalies} of them "
+            f"and {anomaly.num_normal} others in test, scored by the {anomaly.score_name} (ROC: roc.png)"
+        )
+    lines.extend(f"note: {note}" for note in evaluation.notes)
     if evaluation.seconds:
         lines.append("seconds: " + ", ".join(f"{name} {value:.2f}" for name, value in evaluation.seconds.items()))
     return "\n".join(lines)

@@ -1,8 +1,9 @@
 """The metric suite of `aecli evaluate`: every score that applies to a run, on its test split.
 
-Which metrics apply follows from the run: labelled data get the probes, data with known
-generating factors get factor correlations and MIG, VAE runs their bounds, linear models
-their angle to PCA. Codes are always the deterministic code (`model.encode`, the VAE mean).
+Which metrics apply follows from the run: labelled data get the probes (with every label and
+with a few), a run with classes left out of training its anomaly AUROC, continuous data the
+PPCA likelihood baseline, data with known generating factors factor correlations and MIG,
+VAE runs their bounds, linear models their angle to PCA. Codes are always the deterministic code (`model.encode`, the VAE mean).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import Tensor
 from aecli.data import Split
 from aecli.engine.steps import encode_split, reconstruction_sse
 from aecli.evaluation import metrics
+from aecli.evaluation.downstream import Anomaly, Downstream, detect_anomalies, label_budget_probes, ppca_baseline
 from aecli.models import Autoencoder
 from aecli.models.jacobian import squared_jacobian_norm
 from aecli.api import Run
@@ -31,12 +33,13 @@ class Evaluation:
     factor_names: tuple[str, ...] = ()
     factor_words: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    anomaly: Anomaly | None = None  # the ROC of the left-out classes, where the run left some out
+    notes: list[str] = field(default_factory=list)  # why a figure that could apply was left out
 
 
 def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
     """Compute every applicable metric of `run` (see the module docstring); `settings` is the
-    evaluate config (probe.knn_k, probe.max_iter, mig_bins, factor_corr_method,
-    sparsity_threshold, nll_iw_samples)."""
+    evaluate config (probe.*, mig_bins, factor_corr_method, sparsity_threshold, nll_iw_samples)."""
     data, model, likelihood = run.experiment.data, run.experiment.model, run.experiment.likelihood
     batch_size = int(run.cfg.trainer.eval_batch_size)
     result = Evaluation(metrics={})
@@ -63,15 +66,9 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
         if model.is_linear:
             out["pca_angle_deg"] = metrics.largest_principal_angle_deg(decoder_basis(model), pca.components_.T)
 
-    if data.test.labels is not None:
-        with timer("probe_linear"):
-            out["probe_linear_acc"] = metrics.linear_probe_accuracy(
-                train_codes, _numpy(train.labels), test_codes, _numpy(data.test.labels), int(settings.probe.max_iter)
-            )
-        with timer("probe_knn"):
-            out["probe_knn_acc"] = metrics.knn_accuracy(
-                train_codes, _numpy(train.labels), test_codes, _numpy(data.test.labels), int(settings.probe.knn_k)
-            )
+    downstream = _downstream(run, settings, train, train_codes, test_codes, result.seconds)
+    out.update(downstream.metrics)
+    result.anomaly, result.notes = downstream.anomaly, downstream.notes
 
     if data.test.factors is not None:
         factors = _numpy(data.test.factors)
@@ -92,6 +89,43 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
         if figures:
             out.update(figures)
             result.seconds[regularizer.name] = time.perf_counter() - started
+    return result
+
+
+def _downstream(
+    run: Run, settings: DictConfig, train: Split, train_codes: np.ndarray | None, test_codes: np.ndarray,
+    seconds: dict[str, float],
+) -> Downstream:
+    """What the codes are good for (aecli.evaluation.downstream): the probes with every label and
+    with few, anomaly detection of the classes left out of training, the PPCA baseline."""
+    data, model, likelihood = run.experiment.data, run.experiment.model, run.experiment.likelihood
+    batch_size, result = int(run.cfg.trainer.eval_batch_size), Downstream()
+    if data.test.labels is not None:
+        train_labels, test_labels = _numpy(train.labels), _numpy(data.test.labels)
+        max_iter = int(settings.probe.max_iter)
+        with _timed(seconds, "probe_linear"):
+            result.metrics["probe_linear_acc"] = metrics.linear_probe_accuracy(
+                train_codes, train_labels, test_codes, test_labels, max_iter
+            )
+        with _timed(seconds, "probe_knn"):
+            result.metrics["probe_knn_acc"] = metrics.knn_accuracy(
+                train_codes, train_labels, test_codes, test_labels, int(settings.probe.knn_k)
+            )
+        with _timed(seconds, "probe_few_labels"):
+            label_budget_probes(
+                train_codes, train_labels, test_codes, test_labels, list(settings.probe.label_budgets),
+                int(settings.probe.draws), int(run.cfg.seed), max_iter, result,
+            )
+    if data.excluded_classes:
+        with _timed(seconds, "anomaly"):
+            torch.manual_seed(run.cfg.seed)  # a sampled score (the VAE's) repeats from call to call
+            detect_anomalies(
+                model, likelihood, run.experiment.regularizers, data.test, data.excluded_classes, settings, batch_size, result
+            )
+    with _timed(seconds, "ppca"):
+        ppca_baseline(train.x, data.test.x, model.latent_dim, likelihood, result)
+    if "ppca_nll" not in result.metrics:  # not applicable here: no time to report
+        seconds.pop("ppca")
     return result
 
 

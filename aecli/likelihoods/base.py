@@ -22,6 +22,9 @@ class Likelihood:
     name: str = ""
     num_params: int = 1
     squared_error: bool = False  # True when the loss is half the squared error plus a constant (fixed-variance Gaussian)
+    # True when `nll` is a density over real values, comparable with a Gaussian baseline's (PPCA);
+    # False for a probability of discrete values (Bernoulli), where such a comparison means nothing.
+    continuous: bool = True
 
     def nll(self, output: Tensor, x: Tensor) -> Tensor:
         """Negative log-likelihood of `x` under the decoder `output`, nats per sample, shape (B,)."""

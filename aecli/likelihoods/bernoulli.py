@@ -15,6 +15,7 @@ from aecli.likelihoods.base import Likelihood, sum_per_sample
 
 class Bernoulli(Likelihood):
     name = "bernoulli"
+    continuous = False  # a probability of binary values: no density to compare with PPCA
 
     def nll(self, output: Tensor, x: Tensor) -> Tensor:
         return sum_per_sample(F.binary_cross_entropy_with_logits(output, x, reduction="none"))

@@ -106,8 +106,10 @@ class Autoencoder(nn.Module):
         raise UserError("trainer.pretrain=layerwise stacks the layers of model=mlp (not a VAE); use model=mlp and no vae")
 
     def filters(self) -> tuple[str, Tensor] | None:
-        """Pictures of what the model learned, as (TensorBoard tag, weights (units, data dimensions)),
-        e.g. a dictionary's atoms; None when there is nothing to draw."""
+        """Pictures of what the model learned, as (TensorBoard tag, weights (units, *shape)): one
+        picture per unit, in the data's own sample shape (a dense first layer's rows, a
+        dictionary's atoms) or as C x k x k images (a first convolution's kernels); None when
+        there is nothing to draw."""
         return None
 
     def encode(self, x: Tensor) -> Tensor:

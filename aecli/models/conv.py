@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from omegaconf import DictConfig
-from torch import nn
+from torch import Tensor, nn
 
 from aecli.config.schema import Bool, Choice, Int, IntList
 from aecli.errors import UserError
@@ -69,6 +69,12 @@ class ConvAutoencoder(Autoencoder):
             nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params, bottleneck,
             hidden_layers=hidden_layers, input_gain=input_gain,
         )
+
+    def filters(self) -> tuple[str, Tensor]:
+        """The first convolution's kernels, (channels[0], C, k, k): small images of the local
+        patterns (edges, strokes) the first layer detects."""
+        first = next(m for m in self.encoder if isinstance(m, nn.Conv2d))
+        return "filters/first_layer", first.weight.detach()
 
 
 @MODELS.register("conv", settings=SETTINGS)

@@ -32,6 +32,11 @@ class TiedLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self._source[0].weight.t(), self.bias)
 
+    def reset_parameters(self) -> None:
+        """The bias back to zero, as built (the weight is the source layer's to reset)."""
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
     def extra_repr(self) -> str:
         source = self._source[0]
         return f"in_features={source.out_features}, out_features={source.in_features}, tied=True"
@@ -96,6 +101,12 @@ class MLPAutoencoder(Autoencoder):
     @property
     def is_linear(self) -> bool:
         return self._affine
+
+    def filters(self) -> tuple[str, Tensor]:
+        """The first layer's weight rows, one per unit, in the data's shape: what each unit of the
+        first layer (the code itself for model=linear) responds to (stroke detectors on MNIST)."""
+        first = next(m for m in self.encoder if isinstance(m, nn.Linear))
+        return "filters/first_layer", first.weight.detach().reshape(-1, *self.sample_shape)
 
     def stages(self) -> list[Autoencoder]:
         """One shallow autoencoder per encoder layer, sharing this network's modules (not copies):

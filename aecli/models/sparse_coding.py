@@ -224,7 +224,7 @@ class SparseCoding(Autoencoder):
 
     def filters(self) -> tuple[str, Tensor]:
         """The atoms (the columns of D), drawn as images (image data) or curves (1-D data)."""
-        return "dictionary/atoms", self.dictionary.detach().T
+        return "dictionary/atoms", self.dictionary.detach().T.reshape(-1, *self.sample_shape)
 
 
 @MODELS.register("sparse_coding", settings=SETTINGS)

@@ -53,3 +53,11 @@ class Regularizer:
         """Figures of a trained model that only this term gives meaning to (the VAE's bounds),
         for `aecli evaluate`; `settings` is the evaluate config."""
         return {}
+
+    def anomaly_scores(
+        self, model: Autoencoder, likelihood: Likelihood, split: Split, settings: Any, batch_size: int
+    ) -> tuple[str, Tensor] | None:
+        """(name, per-sample scores (N,)) of `split`, higher = more anomalous, where this term
+        defines a better score than the reconstruction loss (the VAE: its negative ELBO), for
+        `aecli evaluate`'s anomaly_auroc; None leaves the reconstruction loss."""
+        return None

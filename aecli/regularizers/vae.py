@@ -85,6 +85,14 @@ class VAE(Regularizer):
         """elbo, nll_iw (K = settings.nll_iw_samples importance samples), kl and active_units."""
         return vae_metrics(model, likelihood, split, num_samples=int(settings.nll_iw_samples), batch_size=batch_size)
 
+    def anomaly_scores(
+        self, model: Autoencoder, likelihood: Likelihood, split: Split, settings: Any, batch_size: int
+    ) -> tuple[str, Tensor]:
+        """The negative ELBO of each sample (K = settings.nll_iw_samples draws of z): what the
+        VAE was trained to minimize, so what it finds unlikely scores high."""
+        bounds, _ = per_sample_bounds(model, likelihood, split, int(settings.nll_iw_samples), batch_size)
+        return "negative ELBO", -bounds["elbo"]
+
 
 REGULARIZERS.register("vae", settings=SETTINGS)(VAE)
 
@@ -107,27 +115,37 @@ def vae_metrics(
     At most `batch_size` (sample, z) pairs are decoded at once, so memory stays bounded for
     any K. Draws come from torch's global generator (seed it for repeatable figures).
     """
+    figures, means = per_sample_bounds(model, likelihood, split, num_samples, batch_size)
+    figures = {key: value.double().sum().item() / len(split) for key, value in figures.items()}
+    variance = means.var(0, correction=0) if len(split) > 1 else torch.zeros(model.latent_dim)
+    figures["active_units"] = float((variance > ACTIVE_UNIT_THRESHOLD).sum().item())
+    return figures
+
+
+@torch.no_grad()
+def per_sample_bounds(
+    model: Autoencoder, likelihood: Likelihood, split: Split, num_samples: int, batch_size: int
+) -> tuple[dict[str, Tensor], Tensor]:
+    """`vae_metrics`' elbo, nll_iw and kl for each sample of `split` (each (N,), nats), and the
+    posterior means (N, latent_dim)."""
     Int(min=1).check("the number of importance samples K", num_samples)
     Int(min=1).check("the evaluation batch size", batch_size)
     if not model.variational:
         raise UserError("elbo, nll_iw, kl and active_units need a VAE run (trained with regularizer=vae)")
     model.eval()
     rows = max(1, batch_size // num_samples)  # samples per chunk, so rows * K pairs fit in one batch
-    sums = {"elbo": 0.0, "nll_iw": 0.0, "kl": 0.0}
+    parts: dict[str, list[Tensor]] = {"elbo": [], "nll_iw": [], "kl": []}
     means = []
     for x in split.batches(rows):
         stats = model(x).stats
         mean, logvar = stats["mean"], stats["logvar"]
         log_px, log_w = _log_weights(model, likelihood, x, mean, logvar, num_samples, batch_size)
         kl = kl_per_dimension(mean, logvar).sum(1)
-        sums["elbo"] += (log_px.mean(0) - kl).sum().item()
-        sums["nll_iw"] -= (torch.logsumexp(log_w, dim=0) - math.log(num_samples)).sum().item()
-        sums["kl"] += kl.sum().item()
+        parts["elbo"].append(log_px.mean(0) - kl)
+        parts["nll_iw"].append(math.log(num_samples) - torch.logsumexp(log_w, dim=0))
+        parts["kl"].append(kl)
         means.append(mean)
-    figures = {key: value / len(split) for key, value in sums.items()}
-    variance = torch.cat(means).var(0, correction=0) if len(split) > 1 else torch.zeros(model.latent_dim)
-    figures["active_units"] = float((variance > ACTIVE_UNIT_THRESHOLD).sum().item())
-    return figures
+    return {key: torch.cat(values) for key, values in parts.items()}, torch.cat(means)
 
 
 def _log_weights(

@@ -15,8 +15,9 @@ from aecli.data import Dataset
 from aecli.engine.steps import reconstruct
 from aecli.likelihoods import Likelihood
 from aecli.models import Autoencoder
+from aecli.report.downstream import filters_picture, roc_figure, write_picture
 from aecli.report.figures import (
-    curves_figure, image_grid, manifold_figure, scaled_rows, signal_figure, signal_panels, traversal_figure,
+    curves_figure, image_grid, manifold_figure, signal_figure, traversal_figure,
 )
 
 
@@ -84,27 +85,21 @@ def _decode(model: Autoencoder, likelihood: Likelihood, z: Tensor) -> tuple[Tens
 
 @torch.inference_mode()
 def log_filters(writer: Any, model: Autoencoder, data: Dataset, step: int, max_filters: int = 100) -> None:
-    """The model's learned filters (`Autoencoder.filters`, e.g. a dictionary's atoms) under their
-    tag: images in rows of 10, each scaled by its own min and max, for image data; curves (at
-    most 16, one panel each) for 1-D data."""
-    found = model.filters()
+    """The model's learned filters (`Autoencoder.filters`: a first layer's weights, a
+    dictionary's atoms) under their tag, drawn by aecli.report.downstream.filters_picture."""
+    found = filters_picture(model, data, max_filters)
     if found is None:
         return
-    tag, weights = found
-    weights = weights[:max_filters].float().cpu()  # (filters, data dimensions)
-    if data.kind == "image":
-        images = scaled_rows(weights).reshape(-1, *data.sample_shape)
-        per_row = min(10, len(images))
-        rows = [images[i : i + per_row] for i in range(0, len(images) - len(images) % per_row, per_row)]
-        writer.add_image(tag, image_grid(rows), step)
-        return
-    axis = data.axis.cpu().numpy()
-    title = f"{min(16, len(weights))} of {len(found[1])} {tag.split('/')[-1]} (unit norm)"
-    writer.add_figure(tag, signal_panels(axis, weights, title, tag.split("/")[-1].rstrip("s")), step)
+    tag, picture = found
+    if isinstance(picture, Tensor):
+        writer.add_image(tag, picture, step)
+    else:
+        writer.add_figure(tag, picture, step)
 
 
-def log_evaluation(writer: Any, evaluation: Any, report: str, step: int) -> None:
-    """`evaluate/<metric>` scalars (one per factor_corr entry) and the report as text, at `step`."""
+def log_evaluation(writer: Any, evaluation: Any, report: str, step: int, run_dir: Any) -> None:
+    """`evaluate/<metric>` scalars (one per factor_corr entry) and the report as text, at `step`;
+    where classes were left out of training, the ROC as `evaluate/roc` and `run_dir`/roc.png."""
     for key, value in evaluation.metrics.items():
         if key == "factor_corr":
             for i, row in enumerate(value):
@@ -113,6 +108,8 @@ def log_evaluation(writer: Any, evaluation: Any, report: str, step: int) -> None
         else:
             writer.add_scalar(f"evaluate/{key}", value, step)
     writer.add_text("evaluate", "\n".join(f"    {line}" for line in report.splitlines()), step)
+    if evaluation.anomaly is not None:
+        write_picture(writer, "evaluate/roc", roc_figure(evaluation.anomaly), run_dir / "roc.png", step)
 
 
 @contextmanager
@@ -143,3 +140,16 @@ def tensorboard_writer_thread_class() -> type:
     from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
 
     return _AsyncWriterThread
+
+
+
+def log_finetuning(writer: Any, comparison: Any) -> None:
+    """`aecli finetune`'s curves, per epoch: finetune/<N>/<pretrained|scratch>/train_loss (nats
+    per sample) and val_acc, and each network's test accuracy at its best epoch."""
+    for name in ("pretrained", "scratch"):
+        result = getattr(comparison, name)
+        prefix = f"finetune/{comparison.labels}/{name}"
+        for epoch, (loss, accuracy) in enumerate(zip(result.train_loss, result.val_acc), start=1):
+            writer.add_scalar(f"{prefix}/train_loss", loss, epoch)
+            writer.add_scalar(f"{prefix}/val_acc", accuracy, epoch)
+        writer.add_scalar(f"{prefix}/test_acc", result.test_acc, result.best_epoch)

@@ -23,7 +23,7 @@ from aecli.runs.store import read_run_config, writable_problem
 def run_argument(cfg: DictConfig, command: str) -> str:
     """The command's `run=` (mandatory in its config), or one line saying how to give it."""
     if OmegaConf.is_missing(cfg, "run") or cfg.run is None:
-        raise UserError(f"aecli {command} needs the run to open: aecli {command} run=RUN_DIR (a directory written by aecli train)")
+        raise UserError("run is required: pass run=RUN_DIR, a directory written by aecli train")
     return str(cfg.run)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from aecli.errors import UserError
 from aecli.evaluation.metrics import format_number

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import re
 import hashlib
 import struct
 from pathlib import Path
@@ -158,3 +159,49 @@ def test_real_mnist_label_counts(mnist_root):
     train_counts = torch.bincount(torch.cat([data.train.labels, data.val.labels])).tolist()
     assert train_counts == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert (len(data.train), len(data.val)) == (55000, 5000)
+
+
+# dataset.exclude_classes: one place (build_dataset) for every labelled dataset.
+
+
+@pytest.mark.parametrize("name", ["mnist", "variance_mnist"])
+def test_excluded_classes_leave_train_and_val_but_stay_in_test(tmp_path, name):
+    write_fake_mnist(tmp_path / "MNIST" / "raw")
+    full = build_dataset(mnist_cfg(name, val_size=10), data_cfg(tmp_path))
+    data = build_dataset(mnist_cfg(name, val_size=10, exclude_classes=[3, 7]), data_cfg(tmp_path))
+    assert type(data) is type(full) and data.excluded_classes == (3, 7)  # variance-MNIST keeps its noisy batches
+    for split in ("train", "val"):
+        labels = getattr(full, split).labels
+        kept = (labels != 3) & (labels != 7)
+        assert getattr(data, split).labels.tolist() == labels[kept].tolist()
+        assert torch.equal(getattr(data, split).x, getattr(full, split).x[kept])
+    assert torch.equal(data.test.labels, full.test.labels) and full.excluded_classes == ()
+
+
+@pytest.mark.parametrize(
+    "classes, message",
+    [
+        ([12], "dataset.exclude_classes names class 12, which mnist does not have; choose among 0, 1, 2"),
+        (list(range(10)), "leaves no training or validation samples; keep at least one class"),
+        ([-1], "dataset.exclude_classes must be a list of class indices (integers >= 0)"),
+    ],
+)
+def test_excluding_classes_the_data_cannot_spare_is_one_line(tmp_path, classes, message):
+    write_fake_mnist(tmp_path / "MNIST" / "raw")
+    with pytest.raises(UserError, match=re.escape(message)):
+        build_dataset(mnist_cfg(val_size=10, exclude_classes=classes), data_cfg(tmp_path))
+
+
+def test_excluding_classes_of_unlabelled_data_is_refused():
+    from conftest import REPO
+
+    cfg = OmegaConf.merge(OmegaConf.load(REPO / "configs" / "dataset" / "lines.yaml"), {"num_samples": 50, "exclude_classes": [1]})
+    with pytest.raises(UserError, match=re.escape("dataset.exclude_classes=[1] needs labelled data, but lines has no labels")):
+        build_dataset(cfg, data_cfg(None))
+
+
+def test_an_old_mnist_run_config_gets_no_excluded_classes():
+    from aecli.config.migrate import migrate
+
+    old = OmegaConf.create({"dataset": {"name": "mnist", "val_size": 10}, "model": {"name": "linear"}})
+    assert migrate(old).dataset.exclude_classes == [] and "exclude_classes" not in migrate(OmegaConf.create({"dataset": {"name": "lines"}})).dataset

@@ -21,6 +21,7 @@ DAMPED_LINEAR = ("dataset=damped_oscillation", "model=linear", "model.latent_dim
 EVERY_RUN = {"recon_mse", "recon_sse", "pca_recon_sse", "jacobian_fro", "code_sparsity"}
 FACTORS = {"factor_corr", "mig"}
 LABELS = {"probe_linear_acc", "probe_knn_acc"}
+CONTINUOUS = {"ppca_nll"}  # a Gaussian likelihood: PPCA's likelihood is comparable
 
 
 def mnist_run(root: Path) -> tuple[str, ...]:
@@ -47,7 +48,7 @@ def assert_merged(before: dict, after: dict, expected: set[str]) -> dict:
 def test_evaluate_lines_writes_factor_metrics_table_and_tensorboard_and_repeats_exactly(trained_run, tmp_path):
     run_dir = trained_run(*LINES, copy_to=tmp_path / "run")
     before, after, out = evaluate(run_dir)
-    new = assert_merged(before, after, EVERY_RUN | FACTORS)
+    new = assert_merged(before, after, EVERY_RUN | FACTORS | CONTINUOUS)
 
     assert new["recon_sse"] == pytest.approx(before["test_recon_sse"], rel=1e-5)  # best.pt, test split, as train
     assert new["recon_mse"] == pytest.approx(new["recon_sse"] / 50)
@@ -74,7 +75,7 @@ def test_evaluate_lines_writes_factor_metrics_table_and_tensorboard_and_repeats_
 def test_evaluate_linear_model_adds_the_angle_to_pca_and_applies_overrides(trained_run, tmp_path):
     run_dir = trained_run(*DAMPED_LINEAR, copy_to=tmp_path / "run")
     before, after, out = evaluate(run_dir, "checkpoint=last", "trainer.device=cpu", "trainer.eval_batch_size=7")
-    new = assert_merged(before, after, EVERY_RUN | FACTORS | {"pca_angle_deg"})
+    new = assert_merged(before, after, EVERY_RUN | FACTORS | CONTINUOUS | {"pca_angle_deg"})
     assert 0 <= new["pca_angle_deg"] <= 90
     assert len(new["factor_corr"]) == 3  # three latents, rows of (k, b)
     assert "(checkpoint last, epoch 2)" in out
@@ -86,7 +87,7 @@ def test_evaluate_linear_model_adds_the_angle_to_pca_and_applies_overrides(train
 def test_evaluate_vae_run_adds_its_bounds_and_repeats_exactly(trained_run, tmp_path):
     run_dir = trained_run("regularizer=vae", "dataset=damped_oscillation", *TINY, "tsne.enabled=false", copy_to=tmp_path / "run")
     before, after, out = evaluate(run_dir, "nll_iw_samples=5")
-    new = assert_merged(before, after, EVERY_RUN | FACTORS | {"elbo", "nll_iw", "kl", "active_units"})
+    new = assert_merged(before, after, EVERY_RUN | FACTORS | CONTINUOUS | {"elbo", "nll_iw", "kl", "active_units"})
     assert new["nll_iw"] <= -new["elbo"] + 1e-3 * abs(new["elbo"]) and new["kl"] >= 0  # the IW bound is the tighter one
     assert "K = 5" in out
     settings = OmegaConf.merge(OmegaConf.load(REPO / "configs" / "evaluate.yaml"), {"nll_iw_samples": 5})
@@ -102,10 +103,13 @@ def test_evaluate_mnist_subset_adds_probes_and_honours_data_root(mnist_root, tra
     with pytest.raises(UserError, match=f"not found in {tmp_path / 'elsewhere'}.*data.root"):
         load_run(run_dir, "best")
 
-    before, after, out = evaluate(run_dir, f"data.root={mnist_root}", "probe.knn_k=3")
-    new = assert_merged(before, after, EVERY_RUN | LABELS)
+    before, after, out = evaluate(run_dir, f"data.root={mnist_root}", "probe.knn_k=3", "probe.label_budgets=[20,100,1000]")
+    # Bernoulli pixels: no ppca_nll; 1000 labels do not fit a train split of 500
+    new = assert_merged(before, after, EVERY_RUN | LABELS | {f"probe_linear_acc_{n}{s}" for n in (20, 100) for s in ("", "_std")})
     assert 0.2 < new["probe_linear_acc"] <= 1 and 0.2 < new["probe_knn_acc"] <= 1  # chance: 0.1
+    assert 0.1 < new["probe_linear_acc_20"] < new["probe_linear_acc_100"] and new["probe_linear_acc_100_std"] > 0
     assert "3-nearest-neighbour" in out
+    assert "probe_linear_acc_1000 left out: 1000 labels do not fit a train split of 500 codes" in out
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:

@@ -120,3 +120,59 @@ def test_input_gain_decoder_rescales_the_input(name, shape):
 def test_input_gain_needs_one_output_per_dimension():
     with pytest.raises(UserError, match="input_gain"):
         build_model(model_cfg("mlp", input_gain=True), (12,), num_params=2)
+
+
+# Learned filters: the first layer's weights as pictures (drawn by aecli.report.downstream).
+
+
+@pytest.mark.parametrize(
+    "name, overrides, shape, expected",
+    [
+        ("mlp", {"hidden_dims": [16, 8], "latent_dim": 3}, (1, 28, 28), (16, 1, 28, 28)),  # first hidden layer's rows
+        ("linear", {"latent_dim": 5}, (50,), (5, 50)),  # the code itself: one curve per latent
+        ("conv", {"channels": [6, 4], "latent_dim": 3, "kernel_size": 5}, (3, 8, 8), (6, 3, 5, 5)),  # kernels
+    ],
+)
+def test_filters_are_the_first_layers_weights_in_picture_shape(name, overrides, shape, expected):
+    model = build_model(model_cfg(name, **overrides), shape, 1)
+    tag, weights = model.filters()
+    assert tag == "filters/first_layer" and tuple(weights.shape) == expected
+    first = next(p for n, p in model.named_parameters() if n.endswith("weight"))
+    torch.testing.assert_close(weights.flatten(1), first.detach().flatten(1))  # row i is unit i's weights
+    assert not weights.requires_grad
+
+
+def test_filters_picture_lays_conv_kernels_out_in_rows_and_curves_for_signals(tmp_path):
+    from aecli.data import Dataset, Split
+    from aecli.report.downstream import filters_picture, write_picture
+    from aecli.report.figures import plt
+
+    images = Dataset("toy", *(Split(torch.rand(4, 3, 8, 8)) for _ in range(3)), kind="image")
+    conv = build_model(model_cfg("conv", channels=[16, 4], latent_dim=3, kernel_size=3), (3, 8, 8), 1)
+    tag, grid = filters_picture(conv, images, max_filters=100)
+    assert tuple(grid.shape) == (3, 2 * 5 + 2, 8 * 5 + 2)  # 16 kernels of 3 x 3: two rows of 8, 2-pixel gaps
+    assert 0 <= grid.min() and grid.max() <= 1
+
+    signals = Dataset("toy", *(Split(torch.rand(4, 50)) for _ in range(3)), kind="signal", axis=torch.linspace(0, 1, 50))
+    _, figure = filters_picture(build_model(model_cfg("linear", latent_dim=3), (50,), 1), signals, max_filters=100)
+    assert isinstance(figure, plt.Figure) and len([ax for ax in figure.axes if ax.lines]) == 3
+
+    class Writer:
+        def add_image(self, *args):
+            self.image = args
+
+    writer = Writer()
+    write_picture(writer, tag, grid, tmp_path / "filters.png", 7)
+    saved = plt.imread(tmp_path / "filters.png")
+    assert saved.shape[0] >= 120 and writer.image[0] == tag and writer.image[2] == 7  # small kernels are enlarged
+
+
+def test_a_tied_network_can_be_rebuilt_from_scratch_for_finetune():
+    from aecli.engine.finetune import fresh_copy
+
+    model = build_model(model_cfg("mlp", hidden_dims=[8], latent_dim=2, tied_weights=True), (10,), 1)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(0.5)
+    fresh = fresh_copy(model, seed=0)
+    assert all(not torch.all(p == 0.5) for p in fresh.parameters())  # every weight and bias re-initialised

@@ -199,3 +199,17 @@ def test_importance_weighted_bound_is_below_negative_elbo_and_tightens_with_k(tr
     assert figures[50]["nll_iw"] < figures[5]["nll_iw"] < negative_elbo
     assert negative_elbo - figures[50]["nll_iw"] > 0.1  # nats per sample
     assert figures[50]["kl"] > 1.0 and figures[50]["active_units"] >= 1  # the code is in use
+
+
+def test_anomaly_scores_are_each_samples_negative_elbo(trained_vae):
+    model, likelihood, data = trained_vae
+    settings = OmegaConf.create({"nll_iw_samples": 20})
+    torch.manual_seed(0)
+    name, scores = vae().anomaly_scores(model, likelihood, data.test, settings, 500)
+    torch.manual_seed(0)  # the same draws: the scores average to vae_metrics' -elbo
+    figures = vae_metrics(model, likelihood, data.test, num_samples=20, batch_size=500)
+    assert name == "negative ELBO" and scores.shape == (len(data.test),)
+    assert scores.double().mean().item() == pytest.approx(-figures["elbo"], rel=1e-5)
+    # a sample far off the lines is far less likely than any test line
+    far = Split(data.test.x[:1] + 5.0)
+    assert vae().anomaly_scores(model, likelihood, far, settings, 500)[1].item() > scores.max().item()
