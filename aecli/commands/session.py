@@ -30,6 +30,7 @@ class Session:
     cfg: DictConfig
     run_dir: Path
     resuming: bool
+    save_config_to: Path | None = None  # where the run's config is saved (again once the options have chosen)
     device: torch.device | None = None
     resume: dict[str, Any] | None = None  # last.pt's payload when resuming
     experiment: Experiment | None = None
@@ -61,7 +62,7 @@ def prepare(cfg: DictConfig, launch: Launch) -> Session:
         from aecli.report.latents import check_tsne_backend
 
         check_tsne_backend(cfg.tsne.backend)
-    return Session(cfg, run_dir, resuming)
+    return Session(cfg, run_dir, resuming, None if resuming else launch.save_config_to)
 
 
 def build(session: Session) -> None:
@@ -82,6 +83,8 @@ def build(session: Session) -> None:
         session.resume = load_resume_checkpoint(session.run_dir, cfg, session.device)
     torch.manual_seed(cfg.seed)
     experiment = session.experiment = build_experiment(cfg, session.device)
+    if experiment.brought and session.save_config_to is not None:  # the saved config records what auto chose
+        save_config(session.save_config_to, cfg)
     if session.layerwise:
         check_layerwise(experiment.model, experiment.likelihood, experiment.regularizers, experiment.data, cfg)
     if session.resume is not None:
@@ -92,10 +95,11 @@ def build(session: Session) -> None:
     data, model = experiment.data, experiment.model
     log.info(
         "aecli train: dataset=%s (%d/%d/%d train/val/test samples of shape %s), model=%s (%s parameters, %s code), "
-        "likelihood=%s, regularizer=[%s], device=%s",
+        "likelihood=%s, regularizer=[%s], device=%s%s",
         cfg.dataset.name, len(data.train), len(data.val), len(data.test), tuple(data.sample_shape), cfg.model.name,
         f"{count_parameters(model):,}", model.bottleneck.label, cfg.likelihood.name,
         ",".join(r.name for r in experiment.regularizers), session.device,
+        "".join(f"; {line}" for line in experiment.brought),
     )
     log.info("run directory: %s", session.run_dir)
 

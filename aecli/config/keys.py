@@ -3,7 +3,18 @@ declare their own keys where they register: aecli.registry)."""
 
 from __future__ import annotations
 
+from importlib import resources
+
+from omegaconf import DictConfig, OmegaConf
+
 from aecli.config.schema import Bool, Choice, Float, Int, Spec, Text
+
+AUTO = "auto"  # likelihood=auto (the default): chosen from the data and the model when the run is built
+
+
+def option_defaults(group: str, name: str) -> DictConfig:
+    """The shipped defaults of option `name` of config group `group` (configs/GROUP/NAME.yaml)."""
+    return OmegaConf.create(resources.files("aecli.configs").joinpath(group, f"{name}.yaml").read_text())
 
 TSNE_FIRST_PHASE = 250  # both t-SNE backends' early exaggeration; max_iter counts it
 MAX_ITER = Int(

@@ -30,7 +30,7 @@ ADDED: dict[str, Any] = {
 }
 MODEL_ADDED: dict[str, dict[str, Any]] = {
     "mlp": {"code_activation": None, "input_gain": False},
-    "conv": {"input_gain": False},
+    "conv": {"input_gain": False, "code_activation": None},
 }
 
 
