@@ -155,7 +155,7 @@ def close_run(session: Session, result: FitResult, writer: Any) -> dict[str, Any
         **{f"test_{k}": v for k, v in test.items() if k != "total"},
         "best_epoch": result.best_epoch, "epochs": result.epochs_completed, "num_parameters": count_parameters(model),
         "train_seconds": result.seconds, "device": str(session.device), "torch_threads": torch.get_num_threads(),
-        "status": "completed",
+        "status": "completed", "stop_reason": result.stop_reason or f"trained all {cfg.trainer.epochs} epochs",
     }
     if cfg.tsne.enabled:
         metrics["tsne_seconds"] = _latent_plot(session, writer, result.best_epoch)

@@ -25,6 +25,7 @@ TSNE_BACKENDS = ("sklearn", "opentsne")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 PRECISIONS = ("fp32", "bf16")
 PRETRAIN = ("none", "layerwise")
+SCHEDULERS = ("none", "cosine", "step", "plateau")
 DIRECTIONS = ("minimize", "maximize")
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
@@ -41,6 +42,13 @@ TRAIN: dict[str, Spec] = {
     "trainer.optimizer": Choice(*OPTIMIZERS),
     "trainer.lr": Float(min=0, min_open=True, requirement="be a positive number"),
     "trainer.momentum": Float(min=0),
+    "trainer.weight_decay": Float(min=0, nullable=True),
+    "trainer.scheduler": Choice(*SCHEDULERS),
+    "trainer.warmup_epochs": Int(min=0),
+    "trainer.step_size": Int(min=1),
+    "trainer.gamma": Float(min=0, max=1, min_open=True),
+    "trainer.grad_clip": Float(min=0, min_open=True, nullable=True, requirement="be a number > 0 (the largest gradient norm) or null"),
+    "trainer.patience": Int(min=1, nullable=True, requirement="be a positive integer (epochs without a better validation loss) or null"),
     "trainer.device": Text(),
     "trainer.precision": Choice(*PRECISIONS, message="{key} must be one of {choices}, got {value!r}"),
     "trainer.compile": Bool(),
