@@ -68,7 +68,7 @@ def prepare(cfg: DictConfig, launch: Launch) -> Session:
 def build(session: Session) -> None:
     """Device, threads, the resume checkpoint and the experiment's parts, checked against each other."""
     from aecli.engine.build import build_experiment
-    from aecli.engine.device import resolve_device
+    from aecli.engine.device import choose_threads, resolve_device
     from aecli.engine.stacked import check_layerwise
     from aecli.models import count_parameters
     from aecli.runs.checkpoint import load_model_state
@@ -77,8 +77,6 @@ def build(session: Session) -> None:
 
     cfg = session.cfg
     session.device = resolve_device(cfg.trainer.device)
-    if cfg.trainer.num_threads is not None:
-        torch.set_num_threads(cfg.trainer.num_threads)
     if session.resuming:
         session.resume = load_resume_checkpoint(session.run_dir, cfg, session.device)
     torch.manual_seed(cfg.seed)
@@ -93,12 +91,14 @@ def build(session: Session) -> None:
         log.info("resuming %s after epoch %d (+%d steps)", session.run_dir, session.resume["epoch"],
                  session.resume["train_state"]["step"])
     data, model = experiment.data, experiment.model
+    threads, why = choose_threads(cfg.trainer.num_threads, count_parameters(model), session.device)
+    torch.set_num_threads(threads)
     log.info(
         "aecli train: dataset=%s (%d/%d/%d train/val/test samples of shape %s), model=%s (%s parameters, %s code), "
-        "likelihood=%s, regularizer=[%s], device=%s%s",
+        "likelihood=%s, regularizer=[%s], device=%s, threads=%d (%s)%s",
         cfg.dataset.name, len(data.train), len(data.val), len(data.test), tuple(data.sample_shape), cfg.model.name,
         f"{count_parameters(model):,}", model.bottleneck.label, cfg.likelihood.name,
-        ",".join(r.name for r in experiment.regularizers), session.device,
+        ",".join(r.name for r in experiment.regularizers), session.device, threads, why,
         "".join(f"; {line}" for line in experiment.brought),
     )
     log.info("run directory: %s", session.run_dir)
