@@ -44,7 +44,7 @@ def evaluate(cfg: DictConfig) -> dict:
     merge_metrics(run.path, evaluation.metrics)
     report = format_report(run, evaluation, cfg)
     with SummaryWriter(str(run.path / "tensorboard")) as writer:
-        log_evaluation(writer, evaluation, report, run.epoch)
+        log_evaluation(writer, report, run.epoch)
     print(report)
     print(f"evaluated in {time.perf_counter() - started:.1f}s; metrics merged into {run.path / 'metrics.json'}")
     return evaluation.metrics

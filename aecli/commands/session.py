@@ -31,6 +31,7 @@ class Session:
     run_dir: Path
     resuming: bool
     save_config_to: Path | None = None  # where the run's config is saved (again once the options have chosen)
+    varied: tuple[str, ...] = ()  # the keys that tell this run apart (HParams columns)
     device: torch.device | None = None
     resume: dict[str, Any] | None = None  # last.pt's payload when resuming
     experiment: Experiment | None = None
@@ -62,7 +63,7 @@ def prepare(cfg: DictConfig, launch: Launch) -> Session:
         from aecli.report.latents import check_tsne_backend
 
         check_tsne_backend(cfg.tsne.backend)
-    return Session(cfg, run_dir, resuming, None if resuming else launch.save_config_to)
+    return Session(cfg, run_dir, resuming, None if resuming else launch.save_config_to, tuple(launch.varied))
 
 
 def build(session: Session) -> None:
@@ -141,8 +142,6 @@ def close_run(session: Session, result: FitResult, writer: Any) -> dict[str, Any
     load_model_state(model, load_checkpoint(best_path, map_location=session.device)["model"], best_path)
     val = evaluate_split(model, likelihood, regularizers, data.val, cfg.trainer.eval_batch_size)
     test = evaluate_split(model, likelihood, regularizers, data.test, cfg.trainer.eval_batch_size)
-    for key, value in test.items():
-        writer.add_scalar(f"test/{key}", value, result.best_epoch)
     shown = min(cfg.log.num_reconstructions, len(data.val), len(data.test))
     if shown:
         log_reconstructions(writer, model, likelihood, data, data.test.x[:shown], "reconstructions/test", result.best_epoch)
@@ -194,7 +193,7 @@ def finish(session: Session, metrics: dict[str, Any], started: float, best_epoch
 
         evaluate_finished_run(run_dir)
     final = read_metrics(run_dir)
-    log_hparams(run_dir / "tensorboard", cfg, final, best_epoch)
+    log_hparams(run_dir / "tensorboard", cfg, final, best_epoch, list(session.varied))
     return objective_value(cfg.objective, final)
 
 

@@ -172,6 +172,7 @@ def end_epoch(loop: Loop, epoch: int, result: FitResult, train: dict[str, float]
     for split, terms in (("train", train), ("val", val)):
         for key, value in terms.items():
             loop.writer.add_scalar(f"{split}/{key}", value, epoch)
+    loop.writer.add_scalar("val/best_total", result.best_val_loss, epoch)  # a curve whose last point is best.pt's loss
     loop.writer.add_scalar("time/epoch_seconds", seconds, epoch)
     loop.writer.add_scalar("optim/lr", loop.optimizer.param_groups[0]["lr"], epoch)
     width = len(str(loop.trainer.epochs))

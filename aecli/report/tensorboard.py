@@ -100,13 +100,7 @@ def log_filters(writer: Any, model: Autoencoder, data: Dataset, step: int, max_f
     writer.add_figure(tag, signal_panels(axis, weights, title, tag.split("/")[-1].rstrip("s")), step)
 
 
-def log_evaluation(writer: Any, evaluation: Any, report: str, step: int) -> None:
-    """`evaluate/<metric>` scalars (one per factor_corr entry) and the report as text, at `step`."""
-    for key, value in evaluation.metrics.items():
-        if key == "factor_corr":
-            for i, row in enumerate(value):
-                for name, entry in zip(evaluation.factor_names, row):
-                    writer.add_scalar(f"evaluate/factor_corr/z{i}_{name}", entry, step)
-        else:
-            writer.add_scalar(f"evaluate/{key}", value, step)
+def log_evaluation(writer: Any, report: str, step: int) -> None:
+    """The evaluate report as one text entry at `step` (TensorBoard's Text view), not as a
+    single-point scalar card per figure ahead of the loss curves; the figures are in metrics.json."""
     writer.add_text("evaluate", "\n".join(f"    {line}" for line in report.splitlines()), step)

@@ -43,7 +43,8 @@ def hparams_logged(job_dir: Path) -> set[str]:
     events = EventAccumulator(str(job_dir / "tensorboard"))
     events.Reload()
     start = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    assert "hparams/val_loss" in events.Tags()["scalars"]
+    assert "val/best_total" in events.Tags()["scalars"]
+    assert not any(tag.startswith(("hparams/", "test/", "evaluate/")) for tag in events.Tags()["scalars"])  # no single-point cards
     return set(plugin_data_pb2.HParamsPluginData.FromString(start).session_start_info.hparams)
 
 
@@ -66,7 +67,9 @@ def test_basic_launcher_sweep_writes_a_ranked_summary_and_hparams(tmp_path):
     markdown = (sweep / "summary.md").read_text()
     assert "2 jobs (2 completed)" in markdown and markdown.index("| 1 | " + rows[0]["job"]) < markdown.index("| 2 | ")
     first = next(sweep.glob("0_*"))
-    assert "model.latent_dim" in hparams_logged(first)
+    logged = hparams_logged(first)
+    assert {"model.latent_dim", "dataset", "model", "regularizer"} <= logged
+    assert "dataset.num_samples" not in logged and "trainer.lr" not in logged  # the same in every job
 
 
 @plugin("hydra_plugins.hydra_joblib_launcher")
