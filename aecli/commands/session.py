@@ -134,7 +134,7 @@ def close_run(session: Session, result: FitResult, writer: Any) -> dict[str, Any
     the metrics.json entries of the run."""
     from aecli.engine.steps import evaluate_split
     from aecli.models import count_parameters
-    from aecli.report.tensorboard import log_filters, log_generative_pictures, log_reconstructions
+    from aecli.report.tensorboard import PictureFiles, log_filters, log_generative_pictures, log_reconstructions
     from aecli.runs.checkpoint import load_checkpoint, load_model_state
 
     cfg, (data, likelihood, regularizers, model) = session.cfg, _parts(session)
@@ -143,9 +143,10 @@ def close_run(session: Session, result: FitResult, writer: Any) -> dict[str, Any
     val = evaluate_split(model, likelihood, regularizers, data.val, cfg.trainer.eval_batch_size)
     test = evaluate_split(model, likelihood, regularizers, data.test, cfg.trainer.eval_batch_size)
     shown = min(cfg.log.num_reconstructions, len(data.val), len(data.test))
+    files = PictureFiles(session.run_dir, session.run_dir.name)
     if shown:
-        log_reconstructions(writer, model, likelihood, data, data.test.x[:shown], "reconstructions/test", result.best_epoch)
-    log_generative_pictures(writer, model, likelihood, data, cfg.log, result.best_epoch)
+        log_reconstructions(writer, model, likelihood, data, data.test.x[:shown], "reconstructions/test", result.best_epoch, files)
+    log_generative_pictures(writer, model, likelihood, data, cfg.log, result.best_epoch, files)
     log_filters(writer, model, data, result.best_epoch)
     metrics: dict[str, Any] = {
         "train_loss": result.train["total"], "val_loss": val["total"], "test_loss": test["total"],
@@ -157,21 +158,24 @@ def close_run(session: Session, result: FitResult, writer: Any) -> dict[str, Any
         "status": "completed", "stop_reason": result.stop_reason or f"trained all {cfg.trainer.epochs} epochs",
     }
     if cfg.tsne.enabled:
-        metrics["tsne_seconds"] = _latent_plot(session, writer, result.best_epoch)
+        metrics.update(_latent_plot(session, writer, result.best_epoch))
     return metrics
 
 
-def _latent_plot(session: Session, writer: Any, step: int) -> float:
+def _latent_plot(session: Session, writer: Any, step: int) -> dict[str, float]:
+    """t-SNE of the test codes (tsne.png), or, for a 2-D code, the code itself (latent.png):
+    a t-SNE of 2-D points adds nothing."""
     from aecli.report.latents import draw_latents
 
     cfg, (data, _, _, model) = session.cfg, _parts(session)
-    tsne = draw_latents(
-        model, data, "tsne", cfg.tsne.num_points, float(cfg.tsne.perplexity), cfg.seed, session.run_dir / "tsne.png",
+    method, png = ("scatter", "latent.png") if model.latent_dim == 2 else ("tsne", "tsne.png")
+    drawn = draw_latents(
+        model, data, method, cfg.tsne.num_points, float(cfg.tsne.perplexity), cfg.seed, session.run_dir / png,
         writer, step, cfg.trainer.eval_batch_size, projector=cfg.tsne.embedding_projector, backend=cfg.tsne.backend,
         max_iter=cfg.tsne.max_iter,
     )
-    log.info("t-SNE of %d test codes: %.1fs", len(tsne.index), tsne.seconds)
-    return tsne.seconds
+    log.info("%s: %.1fs", drawn.title, drawn.seconds)
+    return {"tsne_seconds": drawn.seconds} if method == "tsne" else {}
 
 
 def finish(session: Session, metrics: dict[str, Any], started: float, best_epoch: int) -> float:
