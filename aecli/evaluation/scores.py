@@ -30,6 +30,7 @@ class Evaluation:
     metrics: dict[str, float | list[list[float]]]
     factor_names: tuple[str, ...] = ()
     factor_words: list[str] = field(default_factory=list)
+    inactive: list[int] = field(default_factory=list)  # latents that hardly vary over the test codes (marked in the table)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -80,6 +81,7 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
         out["mig"] = metrics.mutual_info_gap(test_codes, factors, int(settings.mig_bins))
         result.factor_names = tuple(data.factor_names)
         result.factor_words = metrics.describe_factors(correlation, result.factor_names)
+        result.inactive = metrics.inactive_latents(test_codes)
 
     with timer("jacobian"):
         out["jacobian_fro"] = mean_squared_jacobian_norm(model, data.test.x, max(1, batch_size // model.latent_dim))
