@@ -22,8 +22,7 @@ def validate_train_config(cfg: DictConfig, default_of: DefaultOf | None = None) 
 
     check_values(cfg, keys.TRAIN, default_of=default_of)
     for group, registry in (("dataset", DATASETS), ("model", MODELS), ("likelihood", LIKELIHOODS)):
-        if cfg[group].get("name") != keys.AUTO:  # likelihood=auto is chosen, then checked, when the run is built
-            registry.check(cfg[group], default_of)
+        registry.check(cfg[group], default_of)
     for name, settings in (cfg.get("regularizer") or {}).items():
         REGULARIZERS.check(settings, default_of, name=name)
     refuse_non_finite(cfg)  # after the declared checks, which word their own range

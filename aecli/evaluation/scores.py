@@ -34,6 +34,18 @@ class Evaluation:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def _factor_scores(
+    result: Evaluation, codes: np.ndarray, factors: np.ndarray, names: tuple[str, ...], settings: DictConfig
+) -> None:
+    """factor_corr and mig, the sentences saying which latent carries which factor, the inactive latents."""
+    correlation = metrics.factor_correlation(codes, factors, str(settings.factor_corr_method))
+    result.metrics["factor_corr"] = correlation.tolist()
+    result.metrics["mig"] = metrics.mutual_info_gap(codes, factors, int(settings.mig_bins))
+    result.factor_names = tuple(names)
+    result.factor_words = metrics.describe_factors(correlation, result.factor_names)
+    result.inactive = metrics.inactive_latents(codes)
+
+
 def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
     """Compute every applicable metric of `run` (see the module docstring); `settings` is the
     evaluate config (probe.knn_k, probe.max_iter, mig_bins, factor_corr_method,
@@ -75,13 +87,7 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
             )
 
     if data.test.factors is not None:
-        factors = _numpy(data.test.factors)
-        correlation = metrics.factor_correlation(test_codes, factors, str(settings.factor_corr_method))
-        out["factor_corr"] = correlation.tolist()
-        out["mig"] = metrics.mutual_info_gap(test_codes, factors, int(settings.mig_bins))
-        result.factor_names = tuple(data.factor_names)
-        result.factor_words = metrics.describe_factors(correlation, result.factor_names)
-        result.inactive = metrics.inactive_latents(test_codes)
+        _factor_scores(result, test_codes, _numpy(data.test.factors), data.factor_names, settings)
 
     with timer("jacobian"):
         out["jacobian_fro"] = mean_squared_jacobian_norm(model, data.test.x, max(1, batch_size // model.latent_dim))
