@@ -40,8 +40,8 @@ def test_train_cfg_job_shows_resolved_groups():
     assert "latent_dim: 3" in out
 
 
-def test_mnist_selects_bernoulli_unless_overridden():
-    assert "name: bernoulli" in run_cli("train", "--cfg", "job", "dataset=mnist").stdout
+def test_the_likelihood_is_auto_unless_overridden():  # auto becomes bernoulli for MNIST when built (tests/engine/test_compose.py)
+    assert "name: auto" in run_cli("train", "--cfg", "job", "dataset=mnist").stdout
     out = run_cli("train", "--cfg", "job", "dataset=mnist", "likelihood=gaussian").stdout
     assert "name: gaussian" in out
 

@@ -35,7 +35,7 @@ def test_every_key_of_a_shipped_option_is_declared(registry, group):
 
 
 def test_an_unknown_option_names_the_choices():
-    with pytest.raises(UserError, match="likelihood=laplace is not available; choose one of bernoulli, gaussian"):
+    with pytest.raises(UserError, match="likelihood=laplace is not available; choose one of auto, bernoulli, gaussian"):
         LIKELIHOODS.build(OmegaConf.create({"name": "laplace"}))
 
 

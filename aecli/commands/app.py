@@ -26,6 +26,7 @@ class Launch:
     save_config_to: Path | None = None  # where Hydra keeps the run's config (None: Hydra saves none)
     multirun: bool = False
     groups: set[str] = field(default_factory=set)  # the config groups (dataset, model, ..., hydra/launcher)
+    varied: list[str] = field(default_factory=list)  # the keys that tell this run apart (HParams columns)
 
     @classmethod
     def from_hydra(cls) -> Launch:
@@ -35,14 +36,39 @@ class Launch:
         hydra_cfg = HydraConfig.get()
         subdir = hydra_cfg.output_subdir
         run_dir = Path(hydra_cfg.runtime.output_dir)
+        multirun = hydra_cfg.mode == RunMode.MULTIRUN
+        overrides = list(hydra_cfg.overrides.task)
         return cls(
             run_dir=run_dir,
-            overrides=list(hydra_cfg.overrides.task),
+            overrides=overrides,
             config_name=str(hydra_cfg.job.config_name),
             save_config_to=None if subdir is None else run_dir / subdir / "config.yaml",
-            multirun=hydra_cfg.mode == RunMode.MULTIRUN,
+            multirun=multirun,
             groups=set(hydra_cfg.runtime.choices),
+            varied=swept_keys(Path(hydra_cfg.sweep.dir)) if multirun else override_keys(overrides),
         )
+
+
+def override_keys(overrides: list[str]) -> list[str]:
+    """The keys (or groups) `overrides` set, in order."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return [o.key_or_group for o in OverridesParser.create().parse_overrides(overrides)]
+
+
+def swept_keys(sweep_dir: Path) -> list[str]:
+    """The keys a sweep varies (`model.latent_dim=2,5` and the like, not the values every job
+    shares), read from the multirun.yaml Hydra writes in the sweep folder; without it (a
+    sweeper that writes none), the job's own overrides stand in."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    path = sweep_dir / "multirun.yaml"
+    if not path.is_file():
+        return override_keys(list(HydraConfig.get().overrides.task))
+    sweep = [str(item) for item in OmegaConf.load(path).hydra.overrides.task]
+    return [o.key_or_group for o in OverridesParser.create().parse_overrides(sweep) if o.is_sweep_override()]
 
 
 def report_user_errors(command: str) -> Callable[[F], F]:

@@ -30,6 +30,8 @@ class Session:
     cfg: DictConfig
     run_dir: Path
     resuming: bool
+    save_config_to: Path | None = None  # where the run's config is saved (again once the options have chosen)
+    varied: tuple[str, ...] = ()  # the keys that tell this run apart (HParams columns)
     device: torch.device | None = None
     resume: dict[str, Any] | None = None  # last.pt's payload when resuming
     experiment: Experiment | None = None
@@ -64,13 +66,13 @@ def prepare(cfg: DictConfig, launch: Launch) -> Session:
         from aecli.report.latents import check_tsne_backend
 
         check_tsne_backend(cfg.tsne.backend)
-    return Session(cfg, run_dir, resuming)
+    return Session(cfg, run_dir, resuming, None if resuming else launch.save_config_to, tuple(launch.varied))
 
 
 def build(session: Session) -> None:
     """Device, threads, the resume checkpoint and the experiment's parts, checked against each other."""
     from aecli.engine.build import build_experiment
-    from aecli.engine.device import resolve_device
+    from aecli.engine.device import choose_threads, resolve_device
     from aecli.engine.stacked import check_layerwise
     from aecli.models import count_parameters
     from aecli.runs.checkpoint import load_model_state
@@ -79,12 +81,12 @@ def build(session: Session) -> None:
 
     cfg = session.cfg
     session.device = resolve_device(cfg.trainer.device)
-    if cfg.trainer.num_threads is not None:
-        torch.set_num_threads(cfg.trainer.num_threads)
     if session.resuming:
         session.resume = load_resume_checkpoint(session.run_dir, cfg, session.device)
     torch.manual_seed(cfg.seed)
     experiment = session.experiment = build_experiment(cfg, session.device)
+    if experiment.brought and session.save_config_to is not None:  # the saved config records what auto chose
+        save_config(session.save_config_to, cfg)
     if session.layerwise:
         check_layerwise(experiment.model, experiment.likelihood, experiment.regularizers, experiment.data, cfg)
     if session.resume is not None:
@@ -93,12 +95,15 @@ def build(session: Session) -> None:
         log.info("resuming %s after epoch %d (+%d steps)", session.run_dir, session.resume["epoch"],
                  session.resume["train_state"]["step"])
     data, model = experiment.data, experiment.model
+    threads, why = choose_threads(cfg.trainer.num_threads, count_parameters(model), session.device)
+    torch.set_num_threads(threads)
     log.info(
         "aecli train: dataset=%s (%d/%d/%d train/val/test samples of shape %s), model=%s (%s parameters, %s code), "
-        "likelihood=%s, regularizer=[%s], device=%s, samples %s",
+        "likelihood=%s, regularizer=[%s], device=%s, samples %s, threads=%d (%s)%s",
         cfg.dataset.name, len(data.train), len(data.val), len(data.test), tuple(data.sample_shape), cfg.model.name,
         f"{count_parameters(model):,}", model.bottleneck.label, cfg.likelihood.name,
-        ",".join(r.name for r in experiment.regularizers), session.device, data.placement,
+        ",".join(r.name for r in experiment.regularizers), session.device, data.placement, threads, why,
+        "".join(f"; {line}" for line in experiment.brought),
     )
     log.info("run directory: %s", session.run_dir)
 
@@ -134,7 +139,7 @@ def close_run(session: Session, result: FitResult, writer: Any, started: float) 
 
     from aecli.engine.steps import evaluate_split
     from aecli.models import count_parameters
-    from aecli.report.tensorboard import log_filters, log_generative_pictures, log_reconstructions
+    from aecli.report.tensorboard import PictureFiles, log_filters, log_generative_pictures, log_reconstructions
     from aecli.runs.checkpoint import load_checkpoint, load_model_state
 
     cfg, (data, likelihood, regularizers, model) = session.cfg, _parts(session)
@@ -142,12 +147,11 @@ def close_run(session: Session, result: FitResult, writer: Any, started: float) 
     load_model_state(model, load_checkpoint(best_path, map_location=session.device)["model"], best_path)
     val = evaluate_split(model, likelihood, regularizers, data.val, cfg.trainer.eval_batch_size)
     test = evaluate_split(model, likelihood, regularizers, data.test, cfg.trainer.eval_batch_size)
-    for key, value in test.items():
-        writer.add_scalar(f"test/{key}", value, result.best_epoch)
     shown = min(cfg.log.num_reconstructions, len(data.val), len(data.test))
+    files = PictureFiles(session.run_dir, session.run_dir.name)
     if shown:
-        log_reconstructions(writer, model, likelihood, data, data.test.batch(slice(shown)), "reconstructions/test", result.best_epoch)
-    log_generative_pictures(writer, model, likelihood, data, cfg.log, result.best_epoch)
+        log_reconstructions(writer, model, likelihood, data, data.test.batch(slice(shown)), "reconstructions/test", result.best_epoch, files)
+    log_generative_pictures(writer, model, likelihood, data, cfg.log, result.best_epoch, files)
     log_filters(writer, model, data, result.best_epoch)
     metrics: dict[str, Any] = {
         "train_loss": result.train["total"], "val_loss": val["total"], "test_loss": test["total"],
@@ -156,26 +160,29 @@ def close_run(session: Session, result: FitResult, writer: Any, started: float) 
         **{f"test_{k}": v for k, v in test.items() if k != "total"},
         "best_epoch": result.best_epoch, "epochs": result.epochs_completed, "num_parameters": count_parameters(model),
         "train_seconds": result.seconds, "device": str(session.device), "torch_threads": torch.get_num_threads(),
-        "status": "completed",
+        "status": "completed", "stop_reason": result.stop_reason or f"trained all {cfg.trainer.epochs} epochs",
     }
     metrics["total_seconds"] = time.perf_counter() - started
     merge_metrics(session.run_dir, metrics, drop=FAILURE_KEYS)
     if cfg.tsne.enabled:
-        metrics["tsne_seconds"] = _latent_plot(session, writer, result.best_epoch)
+        metrics.update(_latent_plot(session, writer, result.best_epoch))
     return metrics
 
 
-def _latent_plot(session: Session, writer: Any, step: int) -> float:
+def _latent_plot(session: Session, writer: Any, step: int) -> dict[str, float]:
+    """t-SNE of the test codes (tsne.png), or, for a 2-D code, the code itself (latent.png):
+    a t-SNE of 2-D points adds nothing."""
     from aecli.report.latents import draw_latents
 
     cfg, (data, _, _, model) = session.cfg, _parts(session)
-    tsne = draw_latents(
-        model, data, "tsne", cfg.tsne.num_points, float(cfg.tsne.perplexity), cfg.seed, session.run_dir / "tsne.png",
+    method, png = ("scatter", "latent.png") if model.latent_dim == 2 else ("tsne", "tsne.png")
+    drawn = draw_latents(
+        model, data, method, cfg.tsne.num_points, float(cfg.tsne.perplexity), cfg.seed, session.run_dir / png,
         writer, step, cfg.trainer.eval_batch_size, projector=cfg.tsne.embedding_projector, backend=cfg.tsne.backend,
         max_iter=cfg.tsne.max_iter,
     )
-    log.info("t-SNE of %d test codes: %.1fs", len(tsne.index), tsne.seconds)
-    return tsne.seconds
+    log.info("%s: %.1fs", drawn.title, drawn.seconds)
+    return {"tsne_seconds": drawn.seconds} if method == "tsne" else {}
 
 
 def finish(session: Session, metrics: dict[str, Any], started: float, best_epoch: int) -> float:
@@ -197,7 +204,7 @@ def finish(session: Session, metrics: dict[str, Any], started: float, best_epoch
 
         evaluate_finished_run(run_dir)
     final = read_metrics(run_dir)
-    log_hparams(run_dir / "tensorboard", cfg, final, best_epoch)
+    log_hparams(run_dir / "tensorboard", cfg, final, best_epoch, list(session.varied))
     return objective_value(cfg.objective, final)
 
 

@@ -7,6 +7,9 @@ import hydra
 from omegaconf import DictConfig
 
 from aecli.commands.app import Launch, report_user_errors
+from aecli.runs.names import register_resolvers
+
+register_resolvers()  # configs/train.yaml names run folders with them (before Hydra composes)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="train")

@@ -3,7 +3,18 @@ declare their own keys where they register: aecli.registry)."""
 
 from __future__ import annotations
 
+from importlib import resources
+
+from omegaconf import DictConfig, OmegaConf
+
 from aecli.config.schema import Bool, Choice, Float, ImageSize, Int, IntList, Spec, Text
+
+AUTO = "auto"  # likelihood=auto (the default): chosen from the data and the model when the run is built
+
+
+def option_defaults(group: str, name: str) -> DictConfig:
+    """The shipped defaults of option `name` of config group `group` (configs/GROUP/NAME.yaml)."""
+    return OmegaConf.create(resources.files("aecli.configs").joinpath(group, f"{name}.yaml").read_text())
 
 TSNE_FIRST_PHASE = 250  # both t-SNE backends' early exaggeration; max_iter counts it
 MAX_ITER = Int(
@@ -14,6 +25,7 @@ TSNE_BACKENDS = ("sklearn", "opentsne")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 PRECISIONS = ("fp32", "bf16")
 PRETRAIN = ("none", "layerwise")
+SCHEDULERS = ("none", "cosine", "step", "plateau")
 DIRECTIONS = ("minimize", "maximize")
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
@@ -31,6 +43,13 @@ TRAIN: dict[str, Spec] = {
     "trainer.optimizer": Choice(*OPTIMIZERS),
     "trainer.lr": Float(min=0, min_open=True, requirement="be a positive number"),
     "trainer.momentum": Float(min=0, max=1, max_open=True),
+    "trainer.weight_decay": Float(min=0, nullable=True),
+    "trainer.scheduler": Choice(*SCHEDULERS),
+    "trainer.warmup_epochs": Int(min=0),
+    "trainer.step_size": Int(min=1),
+    "trainer.gamma": Float(min=0, max=1, min_open=True),
+    "trainer.grad_clip": Float(min=0, min_open=True, nullable=True, requirement="be a number > 0 (the largest gradient norm) or null"),
+    "trainer.patience": Int(min=1, nullable=True, requirement="be a positive integer (epochs without a better validation loss) or null"),
     "trainer.device": Text(),
     "trainer.precision": Choice(*PRECISIONS, message="{key} must be one of {choices}, got {value!r}"),
     "trainer.compile": Bool(),

@@ -18,6 +18,13 @@ ADDED: dict[str, Any] = {
     "data.placement": "auto",
     "trainer.optimizer": "adam",
     "trainer.momentum": 0.9,
+    "trainer.weight_decay": None,
+    "trainer.scheduler": "none",
+    "trainer.warmup_epochs": 0,
+    "trainer.step_size": 10,
+    "trainer.gamma": 0.1,
+    "trainer.grad_clip": None,
+    "trainer.patience": None,
     "trainer.precision": "fp32",
     "trainer.compile": False,
     "trainer.num_threads": None,
@@ -31,7 +38,7 @@ ADDED: dict[str, Any] = {
 }
 MODEL_ADDED: dict[str, dict[str, Any]] = {
     "mlp": {"code_activation": None, "input_gain": False},
-    "conv": {"input_gain": False},
+    "conv": {"input_gain": False, "code_activation": None},
 }
 DATASET_ADDED: dict[str, dict[str, Any]] = {
     "mnist": {"exclude_classes": []},

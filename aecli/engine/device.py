@@ -1,6 +1,8 @@
-"""Choosing the training device."""
+"""Choosing the training device and the CPU thread count."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -53,3 +55,29 @@ def resolve_device(name: str) -> torch.device:
     elif device.type not in ("cpu", "cuda", "mps"):
         raise UserError(f"trainer.device={name} is not supported; use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+SMALL_MODEL = 1_000_000  # parameters: below this one CPU thread is fastest (docs/performance.md, benchmarks/threads.py)
+
+
+def choose_threads(num_threads: int | None, num_parameters: int, device: torch.device) -> tuple[int, str]:
+    """torch's CPU thread count for a run and why: `trainer.num_threads` when set; else one
+    thread for a model under SMALL_MODEL parameters (threads only fight over a few small matrix
+    products), else torch's default capped at the cores the load average leaves idle."""
+    if num_threads is not None:
+        return num_threads, "trainer.num_threads"
+    if device.type != "cpu":
+        return torch.get_num_threads(), f"torch's default; the model runs on {device.type}"
+    if num_parameters < SMALL_MODEL:
+        return 1, f"auto: {num_parameters:,} parameters < {SMALL_MODEL:,}"
+    idle = _idle_cores()
+    threads = max(1, min(torch.get_num_threads(), idle))
+    return threads, f"auto: {num_parameters:,} parameters, {idle} of {os.cpu_count()} cores idle"
+
+
+def _idle_cores() -> int:
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average (Windows): count every core as idle
+        load = 0.0
+    return max(1, (os.cpu_count() or 1) - round(load))

@@ -23,6 +23,7 @@ from torch import Tensor
 from aecli.data import Dataset
 from aecli.engine.guards import FiniteGuard, GracefulStop
 from aecli.engine.optim import StepLoss, build_optimizer, make_step_loss
+from aecli.engine.schedule import Schedule, early_stop_reason
 from aecli.engine.state import FitResult, ProgressBar, check_finite, check_finite_validation, stopped
 from aecli.engine.steps import evaluate_split
 from aecli.likelihoods import Likelihood
@@ -49,6 +50,7 @@ class Loop:
     config: dict[str, Any]  # the resolved config, stored in every checkpoint
     stop: GracefulStop
     progress: ProgressBar
+    schedule: Schedule
     guard: FiniteGuard = field(default_factory=FiniteGuard)
     seconds_before: float = 0.0  # training time of earlier sessions of the run
     started: float = field(default_factory=time.perf_counter)
@@ -93,10 +95,12 @@ def fit(
         model, likelihood, regularizers, data, trainer, run_dir, writer, optimizer,
         make_step_loss(model, likelihood, regularizers, trainer), OmegaConf.to_container(cfg, resolve=True),
         stop or GracefulStop(), ProgressBar(trainer.progress is True or (trainer.progress == "auto" and sys.stderr.isatty())),
-        seconds_before=result.seconds,
+        Schedule.from_config(trainer, result.schedule), seconds_before=result.seconds,
     )
     for epoch in range(result.epochs_completed + 1, trainer.epochs + 1):
         start = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = loop.schedule.lr_at(epoch)
         train = train_epoch(loop, epoch, result)
         val = evaluate_split(model, likelihood, regularizers, data.val, trainer.eval_batch_size)
         check_finite_validation(val, epoch, result, trainer.lr)
@@ -104,7 +108,13 @@ def fit(
         if on_epoch_end is not None:
             on_epoch_end(epoch)
         writer.flush()  # TensorBoard holds this epoch before last.pt says it is done
+        loop.schedule.observe(epoch, val["total"])
+        result.schedule = loop.schedule.state()
+        result.stop_reason = early_stop_reason(trainer.patience, epoch, result.best_epoch)
         save_epoch(loop, epoch, result, train, val)
+        if result.stop_reason is not None:
+            log.info("%s; best epoch %d kept", result.stop_reason, result.best_epoch)
+            break
         if loop.stop.requested and epoch < trainer.epochs:
             raise stopped(loop.stop, run_dir, f"the end of epoch {epoch}", result)
     return result
@@ -126,6 +136,8 @@ def train_epoch(loop: Loop, epoch: int, result: FitResult) -> dict[str, float]:
         terms = loop.step_loss(data.training_batch(data.train.batch(index)))
         loop.optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
+        if loop.trainer.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), float(loop.trainer.grad_clip))
         loop.optimizer.step()
         model.after_step()
         # Every term in one vector: a few device ops per step whatever the number of terms.
@@ -161,7 +173,9 @@ def end_epoch(loop: Loop, epoch: int, result: FitResult, train: dict[str, float]
     for split, terms in (("train", train), ("val", val)):
         for key, value in terms.items():
             loop.writer.add_scalar(f"{split}/{key}", value, epoch)
+    loop.writer.add_scalar("val/best_total", result.best_val_loss, epoch)  # a curve whose last point is best.pt's loss
     loop.writer.add_scalar("time/epoch_seconds", seconds, epoch)
+    loop.writer.add_scalar("optim/lr", loop.optimizer.param_groups[0]["lr"], epoch)
     width = len(str(loop.trainer.epochs))
     log.info(
         "epoch %*d/%d  train %.4f  val %.4f  val_sse %.4f  %.2fs%s",

@@ -18,9 +18,9 @@ from aecli.regularizers import Regularizer
 
 # The names are declared once, in aecli.config.keys (trainer.optimizer, trainer.precision).
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adam": lambda params, cfg, fused: torch.optim.Adam(params, lr=cfg.lr, fused=fused),
-    "adamw": lambda params, cfg, fused: torch.optim.AdamW(params, lr=cfg.lr, fused=fused),
-    "sgd": lambda params, cfg, fused: torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum),
+    "adam": lambda params, cfg, fused: torch.optim.Adam(params, lr=cfg.lr, fused=fused, **_decay(cfg)),
+    "adamw": lambda params, cfg, fused: torch.optim.AdamW(params, lr=cfg.lr, fused=fused, **_decay(cfg)),
+    "sgd": lambda params, cfg, fused: torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, **_decay(cfg)),
 }
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
@@ -31,6 +31,11 @@ def build_optimizer(model: torch.nn.Module, cfg: DictConfig) -> torch.optim.Opti
     """The optimizer `cfg.optimizer` names. Adam and AdamW use torch's fused kernel where it
     exists (CUDA; the CPU from torch 2.4): the same update in one pass over the parameters."""
     return OPTIMIZERS[cfg.optimizer](model.parameters(), cfg, _fused_available(model) or None)
+
+
+def _decay(cfg: DictConfig) -> dict[str, float]:
+    """trainer.weight_decay, or nothing for null: the optimizer's own default (adamw 0.01, adam and sgd 0)."""
+    return {} if cfg.weight_decay is None else {"weight_decay": float(cfg.weight_decay)}
 
 
 def _fused_available(model: torch.nn.Module) -> bool:

@@ -33,6 +33,8 @@ class FitResult:
     order: Tensor | None = None
     step: int = 0
     sums: dict[str, Tensor] = field(default_factory=dict)
+    schedule: dict[str, Any] = field(default_factory=dict)  # the learning-rate schedule's state (aecli.engine.schedule)
+    stop_reason: str | None = None  # set when early stopping ended training
 
     def train_state(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in self.__dataclass_fields__} | {"rng": capture_rng()}
@@ -46,7 +48,8 @@ class FitResult:
             group["lr"] = lr
         state = payload["train_state"]
         restore_rng(state["rng"])
-        return cls(**{key: state[key] for key in cls.__dataclass_fields__})
+        # Checkpoints from before a field existed resume with its default (no schedule state, no early stop).
+        return cls(**{key: state[key] for key in cls.__dataclass_fields__ if key in state})
 
 
 class ProgressBar:

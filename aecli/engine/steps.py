@@ -25,8 +25,9 @@ def loss_terms(
     summed over the data dimensions. With `corrupt` (training) the encoder sees `x` after
     every regularizer's corruption; the model's own terms (`Autoencoder.penalty`: sparse
     coding's `l1`) and each regularizer's penalties follow under their own names.
-    The model's and regularizers' diagnostics (e.g. the VAE's KL per latent) are added after "total": logged
-    like the terms, never optimized.
+    After "total" come figures logged like the terms but never optimized: "recon_sse" (the squared
+    error of the decoder's mean against the clean `x`, per sample) and the model's and regularizers'
+    diagnostics (e.g. the VAE's KL per latent).
     """
     x_in = x
     if corrupt:
@@ -38,6 +39,7 @@ def loss_terms(
         terms.update(regularizer.penalty(model, x_in, forward))
     terms["total"] = sum(terms.values())
     with torch.no_grad():
+        terms["recon_sse"] = squared_error(likelihood.mean(forward.output), x).mean()
         terms.update(model.diagnostics(x_in, forward))
         for regularizer in regularizers:
             terms.update(regularizer.diagnostics(model, x_in, forward))
@@ -56,16 +58,14 @@ def evaluate_split(
     split: Split,
     batch_size: int,
 ) -> dict[str, float]:
-    """Every loss term on a whole split (no corruption) plus `recon_sse`, the squared error
-    of the reconstruction per sample, in large batches, under inference mode (plain no_grad
+    """Every loss term on a whole split (no corruption), `recon_sse` included, in large batches, under inference mode (plain no_grad
     when a regularizer's penalty differentiates the encoder, e.g. contractive)."""
     model.eval()
     inference = not any(r.needs_grad for r in regularizers)
     sums: dict[str, Tensor] = {}
     with torch.no_grad(), torch.inference_mode(inference):
         for x in split.batches(batch_size):
-            terms, forward = loss_terms(model, likelihood, regularizers, x, corrupt=False)
-            terms["recon_sse"] = squared_error(likelihood.mean(forward.output), x).mean()
+            terms, _ = loss_terms(model, likelihood, regularizers, x, corrupt=False)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0) + value * len(x)
         means = (torch.stack([value.float() for value in sums.values()]) / len(split)).tolist()  # one host sync

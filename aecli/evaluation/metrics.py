@@ -170,6 +170,17 @@ def mutual_info_gap(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) 
     return float(np.mean((top[0] - runner_up)[varying] / entropy[varying]))
 
 
+INACTIVE_SHARE = 0.01  # a latent is inactive when its variance is below 1% of the most varied latent's
+
+
+def inactive_latents(codes: np.ndarray) -> list[int]:
+    """The latents whose variance over `codes` (N, latent_dim) is below INACTIVE_SHARE of the
+    largest latent variance (all of them when no latent varies): codes a decoder cannot read much from."""
+    variance = np.asarray(codes, dtype=np.float64).var(axis=0)
+    top = variance.max() if variance.size else 0.0
+    return [int(i) for i in np.flatnonzero(variance <= INACTIVE_SHARE * top)] if top > 0 else list(range(variance.size))
+
+
 def describe_factors(correlation: np.ndarray, factor_names: list[str] | tuple[str, ...]) -> list[str]:
     """Which latent carries which factor, in words, from the |correlation| matrix (L, F)."""
     correlation = np.asarray(correlation)

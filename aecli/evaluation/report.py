@@ -58,7 +58,8 @@ def format_report(run: Run, evaluation: Evaluation, settings: DictConfig) -> str
         lines.append(f"factor_corr: |{settings.factor_corr_method} correlation| of each latent (row) with each factor")
         lines.append("        " + "".join(f"{name:>8}" for name in names))
         for i, row in enumerate(values["factor_corr"]):
-            lines.append(f"  {'z' + str(i):<6}" + "".join(f"{entry:8.3f}" for entry in row))
+            mark = "  (inactive: hardly varies over the test codes)" if i in evaluation.inactive else ""
+            lines.append(f"  {'z' + str(i):<6}" + "".join(f"{entry:8.3f}" for entry in row) + mark)
         lines.append("which latent carries which factor:")
         lines.extend(f"  {sentence}" for sentence in evaluation.factor_words)
     if evaluation.anomaly is not None:

@@ -32,9 +32,22 @@ class Evaluation:
     metrics: dict[str, float | list[list[float]]]
     factor_names: tuple[str, ...] = ()
     factor_words: list[str] = field(default_factory=list)
+    inactive: list[int] = field(default_factory=list)  # latents that hardly vary over the test codes (marked in the table)
     seconds: dict[str, float] = field(default_factory=dict)
     anomaly: Anomaly | None = None  # the ROC of the left-out classes, where the run left some out
     notes: list[str] = field(default_factory=list)  # why a figure that could apply was left out
+
+
+def _factor_scores(
+    result: Evaluation, codes: np.ndarray, factors: np.ndarray, names: tuple[str, ...], settings: DictConfig
+) -> None:
+    """factor_corr and mig, the sentences saying which latent carries which factor, the inactive latents."""
+    correlation = metrics.factor_correlation(codes, factors, str(settings.factor_corr_method))
+    result.metrics["factor_corr"] = correlation.tolist()
+    result.metrics["mig"] = metrics.mutual_info_gap(codes, factors, int(settings.mig_bins))
+    result.factor_names = tuple(names)
+    result.factor_words = metrics.describe_factors(correlation, result.factor_names)
+    result.inactive = metrics.inactive_latents(codes)
 
 
 def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
@@ -71,12 +84,7 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
     result.anomaly, result.notes = downstream.anomaly, downstream.notes
 
     if data.test.factors is not None:
-        factors = _numpy(data.test.factors)
-        correlation = metrics.factor_correlation(test_codes, factors, str(settings.factor_corr_method))
-        out["factor_corr"] = correlation.tolist()
-        out["mig"] = metrics.mutual_info_gap(test_codes, factors, int(settings.mig_bins))
-        result.factor_names = tuple(data.factor_names)
-        result.factor_words = metrics.describe_factors(correlation, result.factor_names)
+        _factor_scores(result, test_codes, _numpy(data.test.factors), data.factor_names, settings)
 
     with timer("jacobian"):
         out["jacobian_fro"] = mean_squared_jacobian_norm(model, data.test.x, max(1, batch_size // model.latent_dim))

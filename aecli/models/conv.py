@@ -18,6 +18,7 @@ SETTINGS = {
     "kernel_size": Int(min=1),
     "latent_dim": Int(min=1),
     "activation": Choice(*ACTIVATIONS),
+    "code_activation": Choice(*ACTIVATIONS, nullable=True),
     "tied_weights": Bool(),
     "input_gain": Bool(),
 }
@@ -37,6 +38,7 @@ class ConvAutoencoder(Autoencoder):
         num_params: int = 1,
         bottleneck: Bottleneck | None = None,
         input_gain: bool = False,
+        code_activation: str | None = None,
     ):
         bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         in_channels, height, width = sample_shape
@@ -54,7 +56,12 @@ class ConvAutoencoder(Autoencoder):
         encoder: list[nn.Module] = []
         for c_in, c_out in zip([in_channels, *channels[:-1]], channels):
             encoder += [nn.Conv2d(c_in, c_out, kernel_size, stride=2, padding=pad), activation(activation_name)]
+        hidden_layers = [m for m in encoder if not isinstance(m, nn.Conv2d)]
         encoder += [nn.Flatten(), nn.Linear(flat, latent_dim * bottleneck.outputs_per_latent)]
+        if code_activation is not None:
+            if bottleneck.variational:
+                raise UserError("model.code_activation applies to a plain code, not a VAE's mean and log-variance; set it to null")
+            encoder.append(activation(code_activation))
 
         decoder: list[nn.Module] = [nn.Linear(latent_dim, flat), activation(activation_name), nn.Unflatten(1, inner)]
         outs = [*reversed(channels[:-1]), in_channels * num_params]
@@ -64,7 +71,6 @@ class ConvAutoencoder(Autoencoder):
             )
             if i < len(outs) - 1:
                 decoder.append(activation(activation_name))
-        hidden_layers = [m for m in encoder if not isinstance(m, (nn.Conv2d, nn.Flatten, nn.Linear))]
         super().__init__(
             nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params, bottleneck,
             hidden_layers=hidden_layers, input_gain=input_gain,
@@ -92,5 +98,5 @@ def build_conv(
         raise UserError(f"model.kernel_size must be a positive odd integer, got {cfg.kernel_size}")
     return ConvAutoencoder(
         sample_shape, list(cfg.channels), cfg.latent_dim, kernel_size=cfg.kernel_size, activation_name=cfg.activation,
-        num_params=num_params, bottleneck=bottleneck, input_gain=cfg.input_gain,
+        num_params=num_params, bottleneck=bottleneck, input_gain=cfg.input_gain, code_activation=cfg.code_activation,
     )

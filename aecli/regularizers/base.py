@@ -23,6 +23,7 @@ class Regularizer:
     name: str = ""
     needs_grad: bool = False  # True: the penalty differentiates the model, so evaluation cannot run in inference mode
     bottleneck: type[Bottleneck] | None = None  # the code layer this term needs (a VAE's KL needs a Gaussian one)
+    code_activation: str | None = None  # the code activation this term needs (sparse_kl: sigmoid); brought when the model's is null
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg

@@ -26,6 +26,8 @@ class SparseKL(LayerPenalty):
     def __init__(self, cfg):
         super().__init__(cfg)
         self.rho = float(cfg.rho)
+        if self.layer == "code":  # KL(rho || rho_hat) needs units in (0, 1): the run brings a sigmoid code
+            self.code_activation = "sigmoid"
 
     def check(self, model: Autoencoder, data: Dataset) -> None:
         super().check(model, data)

@@ -29,6 +29,23 @@ def image_grid(rows: list[Tensor], pad: int = 2) -> Tensor:
     return grid
 
 
+def grid_figure(grid: Tensor, row_labels: list[str] | None = None, scale: float = 3.0) -> plt.Figure:
+    """An `image_grid` as a figure, upscaled `scale` times with sharp pixels, each row named on the left."""
+    channels, height, width = grid.shape
+    fig = plt.figure(figsize=(width * scale / 100 + 0.9, height * scale / 100 + 0.5), dpi=100)
+    ax = fig.add_axes((0.8 / (width * scale / 100 + 0.9), 0.02, 1 - 0.9 / (width * scale / 100 + 0.9), 0.9))
+    image = grid.permute(1, 2, 0).numpy()
+    ax.imshow(image[..., 0] if channels == 1 else image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    if row_labels:
+        rows = len(row_labels)
+        ax.set_yticks([(i + 0.5) * height / rows for i in range(rows)], row_labels, fontsize=9)
+        ax.tick_params(length=0)
+    else:
+        ax.set_yticks([])
+    return fig
+
+
 def to_unit_range(images: Tensor) -> Tensor:
     """Images as float on the CPU, kept as they are when they lie in [0, 1], else scaled by
     their own min and max (variance-MNIST inputs are signed)."""
@@ -88,7 +105,7 @@ def traversal_figure(axis: np.ndarray, curves: Tensor, values: Tensor, axis_name
             continue
         for value, curve in zip(values.tolist(), curves[i].numpy()):
             ax.plot(axis, curve, color=plt.cm.coolwarm(norm(value)), lw=1.2)
-        ax.set_title(f"latent {i}")
+        ax.set_title(f"z{i}")
         if i >= latent_dim - cols:
             ax.set_xlabel(axis_name)
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="coolwarm"), ax=axes, label="latent value", shrink=0.9)
@@ -97,7 +114,7 @@ def traversal_figure(axis: np.ndarray, curves: Tensor, values: Tensor, axis_name
 
 def manifold_figure(curves: Tensor, values: Tensor) -> plt.Figure:
     """The decoded signal at every point of a 2-D latent grid, one small curve per cell
-    (rows: z2 from high to low; columns: z1 from low to high), on a common vertical scale."""
+    (rows: z1 from high to low; columns: z0 from low to high), on a common vertical scale."""
     steps = curves.shape[0]
     low, high = curves.min().item(), curves.max().item()
     scaled = (curves.numpy() - low) / max(high - low, 1e-8)
@@ -110,8 +127,8 @@ def manifold_figure(curves: Tensor, values: Tensor) -> plt.Figure:
     labels = [f"{round(v, 6) + 0.0:.2g}" for v in values.tolist()]  # linspace leaves -1e-7 where 0 is meant
     ax.set_xticks(ticks, labels, fontsize=7)
     ax.set_yticks(ticks, labels, fontsize=7)
-    ax.set_xlabel("z1")
-    ax.set_ylabel("z2")
+    ax.set_xlabel("z0")
+    ax.set_ylabel("z1")
     ax.set_title("decoder over the latent grid")
     ax.set_xlim(0, steps)
     ax.set_ylim(0, steps)

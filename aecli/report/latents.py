@@ -87,9 +87,10 @@ def embed_codes(
         from sklearn.decomposition import PCA
 
         pca = PCA(n_components=2, svd_solver="full").fit(chosen)
-        share = 100 * pca.explained_variance_ratio_.sum()
-        title = f"PCA of {count} test codes ({share:.0f}% of their variance)"
-        return LatentEmbedding(method, pca.transform(chosen), chosen, index, time.perf_counter() - start, title, ("PC 1", "PC 2"))
+        shares = 100 * pca.explained_variance_ratio_
+        title = f"PCA of {count} test codes ({shares.sum():.0f}% of their variance)"
+        labels = (f"PC 1 ({shares[0]:.0f}% of the variance)", f"PC 2 ({shares[1]:.0f}%)")
+        return LatentEmbedding(method, pca.transform(chosen), chosen, index, time.perf_counter() - start, title, labels)
     return LatentEmbedding(method, chosen, chosen, index, time.perf_counter() - start, f"{count} test codes", ("z0", "z1"))
 
 
@@ -136,12 +137,13 @@ def latent_figure(embedding: LatentEmbedding, split: Split, data: Dataset) -> pl
     elif split.factors is not None:
         factors = split.factors[index].cpu().numpy()
         names = data.factor_names
-        fig, grid = plt.subplots(1, len(names), figsize=(5.0 * len(names), 4.4), squeeze=False)
+        fig, grid = plt.subplots(1, len(names), figsize=(5.0 * len(names), 4.8), squeeze=False)
         axes = list(grid.flat)
         for j, (ax, name) in enumerate(zip(axes, names)):
             sc = ax.scatter(points[:, 0], points[:, 1], c=factors[:, j], s=4, cmap="viridis")
             fig.colorbar(sc, ax=ax, label=name)
-            ax.set_title(f"{title}, colour: {name}")
+            ax.set_title(f"colour: {name}", fontsize=10)
+        fig.suptitle(title)  # once over the panels: one title per panel overlapped its neighbours
     else:
         fig, ax = plt.subplots(figsize=(5.6, 5.6))
         ax.scatter(points[:, 0], points[:, 1], s=4)
@@ -151,9 +153,10 @@ def latent_figure(embedding: LatentEmbedding, split: Split, data: Dataset) -> pl
         if embedding.axis_labels is None:
             ax.set_xticks([])
             ax.set_yticks([])
-        else:
+        else:  # PCA and the code itself: one unit is as long on both axes
             ax.set_xlabel(embedding.axis_labels[0])
             ax.set_ylabel(embedding.axis_labels[1])
+            ax.set_aspect("equal", adjustable="datalim")
     fig.tight_layout()
     return fig
 
@@ -199,11 +202,15 @@ def draw_latents(
     return embedding
 
 
+PROJECTOR_MIN_DIM = 3  # TensorBoard's projector needs 3 columns; fewer are padded with zeros
+
+
 def add_projector_embedding(
     writer: Any, codes: np.ndarray, metadata: list, header: list[str] | None, thumbnails: Tensor | None, step: int
 ) -> None:
     """Write the projector embedding `test_codes` at `step`, replacing an earlier one at that step
-    and keeping the other entries of projector_config.pbtxt.
+    and keeping the other entries of projector_config.pbtxt. Codes of fewer than 3 dimensions get
+    zero columns (the projector shows them flat, as they are).
 
     SummaryWriter rewrites that file with only the embeddings it added itself, so a second
     command on the same run would otherwise hide what train wrote; its buffer is seeded with
@@ -223,6 +230,8 @@ def add_projector_embedding(
         ours = f"{step:05d}/{tag}/"
         kept.embeddings.extend(e for e in on_disk.embeddings if not e.tensor_path.startswith(ours))
         writer._projector_config = kept
+    if codes.shape[1] < PROJECTOR_MIN_DIM:  # the projector draws a blank canvas for 1-D and 2-D points
+        codes = np.pad(codes, ((0, 0), (0, PROJECTOR_MIN_DIM - codes.shape[1])))
     # torch prints a warning when the step's folder exists: here that is the point (a redraw).
     with contextlib.redirect_stdout(io.StringIO()):
         writer.add_embedding(

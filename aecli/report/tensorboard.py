@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,22 +19,50 @@ from aecli.likelihoods import Likelihood
 from aecli.models import Autoencoder
 from aecli.report.downstream import filters_picture, roc_figure, write_picture
 from aecli.report.figures import (
-    curves_figure, image_grid, manifold_figure, signal_figure, traversal_figure,
+    curves_figure, grid_figure, image_grid, manifold_figure, plt, signal_figure, traversal_figure,
 )
+from aecli.runs.store import atomic_write
 
 
-def log_reconstructions(writer: Any, model: Autoencoder, likelihood: Likelihood, data: Dataset, x: Tensor, tag: str, step: int) -> None:
-    """Inputs beside their reconstructions: an image grid (images) or one panel per signal."""
+@dataclass
+class PictureFiles:
+    """Where the closing pictures also go as PNG files, titled with the run's name and the epoch."""
+
+    folder: Path
+    run_name: str
+
+    def save(self, name: str, figure: plt.Figure, step: int) -> None:
+        figure.suptitle(f"{self.run_name}, epoch {step}", fontsize=9)
+        try:
+            atomic_write(self.folder / name, lambda handle: figure.savefig(handle, format="png", bbox_inches="tight"))
+        finally:
+            plt.close(figure)
+
+
+def log_reconstructions(
+    writer: Any, model: Autoencoder, likelihood: Likelihood, data: Dataset, x: Tensor, tag: str, step: int,
+    files: PictureFiles | None = None,
+) -> None:
+    """Inputs beside their reconstructions: an image grid (images) or one panel per signal; also
+    reconstructions.png when `files` says where."""
     recon = reconstruct(model, likelihood, x)
     if data.kind == "image":
-        writer.add_image(tag, image_grid([x, recon]), step)
-    else:
-        writer.add_figure(tag, signal_figure(data.axis, data.denormalize(x), data.denormalize(recon), data.axis_name), step)
+        grid = image_grid([x, recon])
+        writer.add_image(tag, grid, step)
+        if files is not None:
+            files.save("reconstructions.png", grid_figure(grid, ["input", "output"]), step)
+        return
+    figure = signal_figure(data.axis, data.denormalize(x), data.denormalize(recon), data.axis_name)
+    if files is not None:
+        files.save("reconstructions.png", figure, step)  # before TensorBoard, which closes the figure
+        figure = signal_figure(data.axis, data.denormalize(x), data.denormalize(recon), data.axis_name)
+    writer.add_figure(tag, figure, step)
 
 
 @torch.inference_mode()
 def log_generative_pictures(
-    writer: Any, model: Autoencoder, likelihood: Likelihood, data: Dataset, log_cfg: Any, step: int
+    writer: Any, model: Autoencoder, likelihood: Likelihood, data: Dataset, log_cfg: Any, step: int,
+    files: PictureFiles | None = None,
 ) -> None:
     """Write a generative model's pictures to TensorBoard (nothing for a model without a prior).
 
@@ -40,7 +70,8 @@ def log_generative_pictures(
     over linspace(-range, range, steps) while the others stay at the mean of the test codes.
     latent/manifold (latent_dim = 2 only): the decoder over the grid [-range, range]^2.
     Each shows the decoder's mean; a likelihood with a learned spread adds `<tag>_std`
-    image grids (images only), where variance-MNIST keeps its digits.
+    image grids (images only), where variance-MNIST keeps its digits. With `files`, each
+    picture is also saved as samples.png, traversal.png and manifold.png.
     """
     model.eval()
     prior = model.sample_prior(int(log_cfg.num_prior_samples), torch.Generator().manual_seed(0))
@@ -57,25 +88,37 @@ def log_generative_pictures(
         "samples/prior": _decode(model, likelihood, prior),
         "latent/traversal": _decode(model, likelihood, traversal.flatten(0, 1)),
     }
-    if latent_dim == 2:  # rows run from z2 = +range (top) to -range; columns over z1
+    if latent_dim == 2:  # rows run from z1 = +range (top) to -range; columns over z0
         grid = torch.stack(torch.meshgrid(values.flip(0), values, indexing="ij")[::-1], dim=-1)
         decoded["latent/manifold"] = _decode(model, likelihood, grid.reshape(-1, 2))
 
     if data.kind == "image":
         row_length = {"samples/prior": min(8, len(prior)), "latent/traversal": steps, "latent/manifold": steps}
         for tag, (mean, std) in decoded.items():
-            writer.add_image(tag, image_grid(list(mean.split(row_length[tag]))), step)
+            grid = image_grid(list(mean.split(row_length[tag])))
+            writer.add_image(tag, grid, step)
+            if files is not None:
+                labels = {"latent/traversal": [f"z{i}" for i in range(latent_dim)]}.get(tag)
+                files.save(PNG_NAMES[tag], grid_figure(grid, labels), step)
             if std is not None:  # scaled by a high quantile: a few bright pixels would leave the rest black
                 shown = (std / std.flatten().float().quantile(0.995).clamp_min(1e-8)).clamp(max=1.0)
                 writer.add_image(f"{tag}_std", image_grid(list(shown.split(row_length[tag]))), step)
         return
     curves = {tag: data.denormalize(mean).cpu() for tag, (mean, _) in decoded.items()}
     axis = data.axis.cpu().numpy()
-    writer.add_figure("samples/prior", curves_figure(axis, curves["samples/prior"], data.axis_name), step)
-    figure = traversal_figure(axis, curves["latent/traversal"].reshape(latent_dim, steps, -1), values.cpu(), data.axis_name)
-    writer.add_figure("latent/traversal", figure, step)
-    if "latent/manifold" in curves:
-        writer.add_figure("latent/manifold", manifold_figure(curves["latent/manifold"].reshape(steps, steps, -1), values.cpu()), step)
+    draw = {
+        "samples/prior": lambda: curves_figure(axis, curves["samples/prior"], data.axis_name),
+        "latent/traversal": lambda: traversal_figure(
+            axis, curves["latent/traversal"].reshape(latent_dim, steps, -1), values.cpu(), data.axis_name),
+        "latent/manifold": lambda: manifold_figure(curves["latent/manifold"].reshape(steps, steps, -1), values.cpu()),
+    }
+    for tag in curves:
+        writer.add_figure(tag, draw[tag](), step)
+        if files is not None:
+            files.save(PNG_NAMES[tag], draw[tag](), step)
+
+
+PNG_NAMES = {"samples/prior": "samples.png", "latent/traversal": "traversal.png", "latent/manifold": "manifold.png"}
 
 
 def _decode(model: Autoencoder, likelihood: Likelihood, z: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -98,15 +141,10 @@ def log_filters(writer: Any, model: Autoencoder, data: Dataset, step: int, max_f
 
 
 def log_evaluation(writer: Any, evaluation: Any, report: str, step: int, run_dir: Any) -> None:
-    """`evaluate/<metric>` scalars (one per factor_corr entry) and the report as text, at `step`;
-    where classes were left out of training, the ROC as `evaluate/roc` and `run_dir`/roc.png."""
-    for key, value in evaluation.metrics.items():
-        if key == "factor_corr":
-            for i, row in enumerate(value):
-                for name, entry in zip(evaluation.factor_names, row):
-                    writer.add_scalar(f"evaluate/factor_corr/z{i}_{name}", entry, step)
-        else:
-            writer.add_scalar(f"evaluate/{key}", value, step)
+    """The evaluate report as one text entry at `step` (TensorBoard's Text view), not as a
+    single-point scalar card per figure ahead of the loss curves (the figures are in
+    metrics.json); where classes were left out of training, the ROC as `evaluate/roc` and
+    `run_dir`/roc.png."""
     writer.add_text("evaluate", "\n".join(f"    {line}" for line in report.splitlines()), step)
     if evaluation.anomaly is not None:
         write_picture(writer, "evaluate/roc", roc_figure(evaluation.anomaly), run_dir / "roc.png", step)

@@ -77,6 +77,12 @@ def load_resume_checkpoint(run_dir: Path, cfg: DictConfig, device: torch.device)
     epochs = cfg.trainer.epochs
     if isinstance(epochs, int) and (epochs < done or (epochs == done and step > 0)):
         raise UserError(f"the run has trained {done} epochs already; trainer.epochs={epochs} must be at least {done + (step > 0)}")
+    patience, best = cfg.trainer.patience, state.get("best_epoch", done)
+    if state.get("stop_reason") and step == 0 and patience is not None and done - best >= patience:
+        raise UserError(
+            f"the run stopped early after epoch {done} ({state['stop_reason']}); to train on pass trainer.patience=null "
+            f"or trainer.patience=N with N > {done - best}"
+        )
     metrics = read_metrics(run_dir)
     if epochs == done and step == 0 and metrics.get("status") == "completed":
         longer = f"to train longer pass trainer.epochs=N with N > {done}"

@@ -28,7 +28,7 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from aecli.errors import UserError
 from aecli.evaluation.metrics import format_number
@@ -68,6 +68,7 @@ class JobRecord:
     status: str  # completed | failed | diverged | stopped | running
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    dataset: str = ""  # jobs are ranked only against jobs on the same dataset (losses in its own units)
 
     def score(self, metric: str) -> float | None:
         value = self.metrics.get(metric)
@@ -173,16 +174,38 @@ def collect_jobs(sweep_dir: Path) -> list[JobRecord]:
         error_path = job_dir / "error.txt"
         error = error_path.read_text().strip().splitlines()[-1] if error_path.is_file() else ""
         status = str(metrics.get("status", "failed" if error else "running"))
-        jobs.append(JobRecord(str(job_dir.relative_to(sweep_dir)), overrides, status, metrics, error))
+        jobs.append(JobRecord(str(job_dir.relative_to(sweep_dir)), overrides, status, metrics, error, _dataset(job_dir)))
     return jobs
 
 
+def _dataset(job_dir: Path) -> str:
+    try:
+        return str(OmegaConf.select(OmegaConf.load(job_dir / ".hydra" / "config.yaml"), "dataset.name", default="") or "")
+    except Exception:  # a job that has not written its config yet, or a damaged one
+        return ""
+
+
 def rank(jobs: list[JobRecord], metric: str, direction: str) -> list[JobRecord]:
-    """Completed jobs with a finite objective, best first; then every other job, in folder order."""
+    """Completed jobs with a finite objective, best first within each dataset (a loss on MNIST
+    and one on lines are in different units, so they are not ranked against each other); then
+    every other job, in folder order."""
     sign = -1.0 if direction == "maximize" else 1.0
     scored = [job for job in jobs if job.status == "completed" and job.score(metric) is not None]
     rest = [job for job in jobs if job not in scored]
-    return sorted(scored, key=lambda job: sign * job.score(metric)) + sorted(rest, key=lambda job: _job_order(job.name))
+    by_dataset = sorted(scored, key=lambda job: (job.dataset, sign * job.score(metric)))
+    return by_dataset + sorted(rest, key=lambda job: _job_order(job.name))
+
+
+def rank_labels(jobs: list[JobRecord], metric: str) -> list[str]:
+    """Each ranked job's place among the jobs on its dataset (1 = best); '' for unranked jobs."""
+    labels, seen = [], {}
+    for job in jobs:
+        if job.status == "completed" and job.score(metric) is not None:
+            seen[job.dataset] = seen.get(job.dataset, 0) + 1
+            labels.append(str(seen[job.dataset]))
+        else:
+            labels.append("")
+    return labels
 
 
 def write_summary(sweep_dir: Path, metric: str, direction: str) -> list[JobRecord]:
@@ -200,14 +223,14 @@ def write_summary(sweep_dir: Path, metric: str, direction: str) -> list[JobRecor
 def summary_csv(jobs: list[JobRecord], metric: str) -> str:
     """rank, job, status, the objective, overrides (space-separated), error, then every scalar metric."""
     keys = sorted({key for job in jobs for key, value in job.metrics.items() if _is_number(value) or isinstance(value, str)})
-    keys = [key for key in keys if key not in ("status", "error")]
+    keys = [key for key in keys if key not in ("status", "error", metric)]  # the objective has its own column
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["rank", "job", "status", metric, "overrides", "error", *keys])
-    for position, job in enumerate(jobs, start=1):
+    writer.writerow(["rank", "job", "dataset", "status", metric, "overrides", "error", *keys])
+    for position, job in zip(rank_labels(jobs, metric), jobs):
         score = job.score(metric)
         writer.writerow([
-            position, job.name, job.status, "" if score is None else repr(score), " ".join(job.overrides),
+            position, job.name, job.dataset, job.status, "" if score is None else repr(score), " ".join(job.overrides),
             job.error or job.metrics.get("error", ""), *[_csv_value(job.metrics.get(key)) for key in keys],
         ])
     return buffer.getvalue()
@@ -220,15 +243,15 @@ def summary_markdown(jobs: list[JobRecord], metric: str, direction: str) -> str:
         "# Sweep summary",
         "",
         f"{len(jobs)} jobs ({', '.join(f'{count} {status}' for status, count in counts.items())}); "
-        f"ranked by `{metric}` ({direction}), best first. Every metric of every job: summary.csv.",
+        f"ranked by `{metric}` ({direction}), best first, within each dataset. Every metric of every job: summary.csv.",
         "",
-        "| rank | job | status | " + " | ".join([f"`{metric}`", "overrides", *[f"`{key}`" for key in shown]]) + " |",
-        "|" + " --- |" * (5 + len(shown)),
+        "| rank | job | dataset | status | " + " | ".join([f"`{metric}`", "overrides", *[f"`{key}`" for key in shown]]) + " |",
+        "|" + " --- |" * (6 + len(shown)),
     ]
-    for position, job in enumerate(jobs, start=1):
+    for position, job in zip(rank_labels(jobs, metric), jobs):
         score = job.score(metric)
         status = job.status if not job.error else f"{job.status}: {job.error}"
-        cells = [str(position), job.name, _md(status), "" if score is None else format_number(score),
+        cells = [position, job.name, job.dataset, _md(status), "" if score is None else format_number(score),
                  _md(" ".join(job.overrides)) or "(none)", *[format_number(job.metrics.get(key)) for key in shown]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

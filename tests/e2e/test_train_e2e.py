@@ -52,7 +52,9 @@ def test_multirun_sweep_makes_one_run_per_job(tmp_path):
         "train", "-m", "model.latent_dim=1,3", *TINY, "trainer.epochs=1", "tsne.enabled=false",
         f"hydra.sweep.dir={sweep}", cwd=tmp_path,
     )
-    for job, latent_dim in (("0", 1), ("1", 3)):
+    for number, latent_dim in (("0", 1), ("1", 3)):
+        (job,) = [path.name for path in sweep.glob(f"{number}_*")]  # named by what the job overrides
+        assert f"model.latent_dim={latent_dim}" in job
         config = OmegaConf.load(sweep / job / ".hydra" / "config.yaml")
         assert config.model.latent_dim == latent_dim
         assert (sweep / job / "checkpoints" / "best.pt").is_file()
@@ -72,12 +74,14 @@ def test_user_config_dir_adds_a_dataset_option(tmp_path):
     assert OmegaConf.load(run_dir / ".hydra" / "config.yaml").dataset.num_points == 20
 
 
-def test_default_run_directory_is_outputs_date_time(tmp_path):
-    run_cli("train", *TINY, "trainer.epochs=1", "tsne.enabled=false", cwd=tmp_path)
+def test_default_run_directory_is_outputs_date_time_and_what_ran(tmp_path):
+    run_cli("train", *TINY, "trainer.epochs=1", "tsne.enabled=false", "regularizer=[denoising,l2]", cwd=tmp_path)
     runs = list((tmp_path / "outputs").glob("*/*/metrics.json"))
     assert len(runs) == 1
-    date, time = runs[0].parent.parent.name, runs[0].parent.name
+    date, name = runs[0].parent.parent.name, runs[0].parent.name
+    time, _, what = name.partition("_")
     assert len(date) == 10 and date.count("-") == 2 and len(time) == 8 and time.count("-") == 2
+    assert what == "lines-mlp-denoising+l2"
 
 
 def test_lines_autoencoder_reconstructs_far_below_the_data_variance(tmp_path):

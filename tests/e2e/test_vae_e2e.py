@@ -27,9 +27,11 @@ def test_vae_on_lines_logs_kl_terms_prior_samples_traversals_and_the_manifold(tm
     for tag in ("samples/prior", "latent/traversal", "latent/manifold"):
         assert tag in tb.Tags()["images"]
     assert not any(tag.endswith("_std") for tag in tb.Tags()["images"])  # fixed-sigma decoder: no spread to draw
-    for split in ("train", "val", "test"):
+    for split in ("train", "val"):  # test figures: metrics.json and the Text view's summary table
         for term in ("kl", "kl_unweighted", "kl_dim_0", "kl_dim_1"):
             assert f"{split}/{term}" in tb.Tags()["scalars"]
+    for picture in ("reconstructions.png", "samples.png", "traversal.png", "manifold.png", "latent.png"):
+        assert (run_dir / picture).stat().st_size > 5_000, picture
     assert metrics["test_kl_dim_0"] + metrics["test_kl_dim_1"] == pytest.approx(metrics["test_kl_unweighted"], rel=1e-5)
     assert metrics["test_loss"] == pytest.approx(metrics["test_recon"] + metrics["test_kl"], rel=1e-5)
     state = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)["model"]

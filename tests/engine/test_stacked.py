@@ -112,7 +112,7 @@ def test_stacked_denoising_run_keeps_each_stage_then_fine_tunes_and_evaluates(tr
     scalars = set(events(run_dir).Tags()["scalars"])
     for k in (1, 2, 3):
         assert {f"pretrain/layer{k}/train/recon", f"pretrain/layer{k}/train/total", f"pretrain/layer{k}/val/total"} <= scalars
-    assert {"train/recon", "val/total", "test/total"} <= scalars  # the fine-tuning, as in any run
+    assert {"train/recon", "val/total", "val/best_total", "train/recon_sse"} <= scalars  # the fine-tuning, as in any run
     # The fine-tuning's last epoch (3, not trainer.epochs=2 per stage) ends with a reconstruction figure.
     assert [event.step for event in events(run_dir).Images("reconstructions/val")] == [3]
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -171,3 +171,12 @@ def test_describe_factors_names_the_carrier_in_words():
     mixed = metrics.describe_factors(np.array([[0.7, 0.65], [0.1, 0.2]]), ("k", "b"))
     assert "z0 mixes k and b" in mixed
     assert mixed[1].startswith("b is mostly carried by z0")
+
+
+def test_inactive_latents_are_those_that_hardly_vary():
+    from aecli.evaluation.metrics import inactive_latents
+
+    rng = np.random.default_rng(0)
+    codes = np.stack([rng.normal(0, 1.0, 500), rng.normal(0, 0.01, 500), rng.normal(3, 0.5, 500)], axis=1)
+    assert inactive_latents(codes) == [1]
+    assert inactive_latents(np.zeros((10, 2))) == [0, 1]

@@ -43,7 +43,8 @@ def hparams_logged(job_dir: Path) -> set[str]:
     events = EventAccumulator(str(job_dir / "tensorboard"))
     events.Reload()
     start = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    assert "hparams/val_loss" in events.Tags()["scalars"]
+    assert "val/best_total" in events.Tags()["scalars"]
+    assert not any(tag.startswith(("hparams/", "test/", "evaluate/")) for tag in events.Tags()["scalars"])  # no single-point cards
     return set(plugin_data_pb2.HParamsPluginData.FromString(start).session_start_info.hparams)
 
 
@@ -55,7 +56,9 @@ def test_basic_launcher_sweep_writes_a_ranked_summary_and_hparams(tmp_path):
     assert [row["status"] for row in rows] == ["completed", "completed"]
     losses = [float(row["val_loss"]) for row in rows]
     assert losses == sorted(losses)  # best first
-    assert {row["job"] for row in rows} == {"0", "1"}
+    assert {row["job"].split(",model.latent_dim=")[1].split(",")[0] for row in rows} == {"1", "4"}  # named by what they override
+    assert {row["job"].split("_")[0] for row in rows} == {"0", "1"} and {row["dataset"] for row in rows} == {"lines"}
+    assert list(rows[0]).count("val_loss") == 1
     for row in rows:
         job = metrics(sweep / row["job"])
         assert float(row["val_loss"]) == job["val_loss"] and float(row["test_recon_sse"]) == job["test_recon_sse"]
@@ -63,7 +66,10 @@ def test_basic_launcher_sweep_writes_a_ranked_summary_and_hparams(tmp_path):
         assert f"model.latent_dim={latent_dim}" in row["overrides"].split()
     markdown = (sweep / "summary.md").read_text()
     assert "2 jobs (2 completed)" in markdown and markdown.index("| 1 | " + rows[0]["job"]) < markdown.index("| 2 | ")
-    assert {"model.latent_dim", "trainer.lr", "regularizer"} <= hparams_logged(sweep / "0")
+    first = next(sweep.glob("0_*"))
+    logged = hparams_logged(first)
+    assert {"model.latent_dim", "dataset", "model", "regularizer"} <= logged
+    assert "dataset.num_samples" not in logged and "trainer.lr" not in logged  # the same in every job
 
 
 @plugin("hydra_plugins.hydra_joblib_launcher")
@@ -77,14 +83,14 @@ def test_joblib_sweep_isolates_a_failing_job_and_sets_threads(tmp_path):
     assert result.returncode == 1  # the sweep reports the failure, after every job ran
     assert "trainer.lr must be a positive number" in result.stdout + result.stderr
 
-    failed, done = sweep / "0", sweep / "1"
+    failed, done = next(sweep.glob("0_*")), next(sweep.glob("1_*"))
     assert "trainer.lr must be a positive number, got -1" in (failed / "error.txt").read_text()
     assert metrics(failed)["status"] == "failed" and "trainer.lr" in metrics(failed)["error"]
     assert metrics(done)["status"] == "completed"
     assert metrics(done)["torch_threads"] == max(1, (os.cpu_count() or 1) // 2)  # cores // n_jobs
 
     rows = summary_rows(sweep)
-    assert [(row["job"], row["status"]) for row in rows] == [("1", "completed"), ("0", "failed")]
+    assert [(row["job"][0], row["status"]) for row in rows] == [("1", "completed"), ("0", "failed")]
     assert "trainer.lr=-1" in rows[1]["overrides"] and "got -1" in rows[1]["error"]
     assert "failed: aecli train: error: trainer.lr must be a positive number" in (sweep / "summary.md").read_text()
 
@@ -107,8 +113,9 @@ def test_submitit_local_launcher_runs_a_job(tmp_path):
     sweep = tmp_path / "sweep"
     run_cli("train", "-m", "hydra/launcher=submitit_local", "hydra.launcher.cpus_per_task=1", *TINY,
               f"hydra.sweep.dir={sweep}", cwd=tmp_path, env={"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3"})
-    assert metrics(sweep / "0")["status"] == "completed"
-    assert metrics(sweep / "0")["torch_threads"] == 1
+    job = next(sweep.glob("0_*"))
+    assert metrics(job)["status"] == "completed"
+    assert metrics(job)["torch_threads"] == 1
     assert [row["status"] for row in summary_rows(sweep)] == ["completed"]
 
 
@@ -144,6 +151,18 @@ def test_summary_ranks_by_direction_and_puts_failed_and_running_jobs_last(tmp_pa
     assert [row["job"] for row in rows] == ["1", "0", "2", "3", "10"]
     assert rows[0]["probe_linear_acc"] == "0.9" and rows[2]["error"] == "trainer.lr must be a positive number"
     assert [job.name for job in write_summary(tmp_path, "val_loss", "minimize")][:2] == ["0", "1"]
+
+
+def test_jobs_on_different_datasets_are_ranked_apart(tmp_path):
+    for name, dataset, loss in (("0", "mnist", 80.0), ("1", "lines", 5.0), ("2", "mnist", 60.0), ("3", "lines", 9.0)):
+        job = fake_job(tmp_path, name, [f"dataset={dataset}"], {"status": "completed", "val_loss": loss})
+        OmegaConf.save(OmegaConf.create({"dataset": {"name": dataset}}), job / ".hydra" / "config.yaml")
+    write_summary(tmp_path, "val_loss", "minimize")
+    rows = summary_rows(tmp_path)
+    assert [(row["dataset"], row["rank"], row["job"]) for row in rows] == [
+        ("lines", "1", "1"), ("lines", "2", "3"), ("mnist", "1", "2"), ("mnist", "2", "0")]
+    assert list(rows[0]).count("val_loss") == 1
+    assert "| 1 | 2 | mnist |" in (tmp_path / "summary.md").read_text()
 
 
 def test_objective_is_checked_and_read():

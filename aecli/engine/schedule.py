@@ -1,0 +1,71 @@
+"""The learning-rate schedule and early stopping, one decision per epoch.
+
+`trainer.scheduler`: none (constant), cosine (from trainer.lr down to 0 at the last epoch),
+step (times trainer.gamma every trainer.step_size epochs), plateau (times trainer.gamma after
+trainer.step_size epochs without a better validation loss). `trainer.warmup_epochs` first rises
+linearly from lr / (warmup + 1) to lr; the schedule counts its epochs after the warm-up.
+`trainer.patience`: stop after that many epochs without a better validation loss (null: never).
+The state (plateau's scale and count) travels in last.pt, so a resumed run continues the same schedule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from omegaconf import DictConfig
+
+
+@dataclass
+class Schedule:
+    kind: str
+    lr: float
+    epochs: int
+    warmup: int = 0
+    step_size: int = 10
+    gamma: float = 0.1
+    scale: float = 1.0  # plateau: the decays so far
+    best: float = math.inf  # plateau: the best validation loss seen
+    waiting: int = 0  # plateau: epochs since it improved
+
+    @classmethod
+    def from_config(cls, trainer: DictConfig, state: dict[str, Any] | None = None) -> Schedule:
+        schedule = cls(trainer.scheduler, float(trainer.lr), int(trainer.epochs), int(trainer.warmup_epochs),
+                       int(trainer.step_size), float(trainer.gamma))
+        for key in ("scale", "best", "waiting"):  # a resumed run's plateau state
+            if state and key in state:
+                setattr(schedule, key, state[key])
+        return schedule
+
+    def state(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if key in ("scale", "best", "waiting")}
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of `epoch` (1-based)."""
+        if epoch <= self.warmup:
+            return self.lr * epoch / (self.warmup + 1)
+        after = epoch - self.warmup - 1  # epochs of the schedule already done
+        if self.kind == "cosine":
+            return self.lr * 0.5 * (1 + math.cos(math.pi * after / max(1, self.epochs - self.warmup)))
+        if self.kind == "step":
+            return self.lr * self.gamma ** (after // self.step_size)
+        return self.lr * self.scale  # none (scale stays 1) and plateau
+
+    def observe(self, epoch: int, val_loss: float) -> None:
+        """After `epoch`: plateau decays the rate when the validation loss stalled for step_size epochs."""
+        if self.kind != "plateau" or epoch <= self.warmup:
+            return
+        if val_loss < self.best:
+            self.best, self.waiting = val_loss, 0
+            return
+        self.waiting += 1
+        if self.waiting >= self.step_size:
+            self.scale, self.waiting = self.scale * self.gamma, 0
+
+
+def early_stop_reason(patience: int | None, epoch: int, best_epoch: int) -> str | None:
+    """Why training stops after `epoch` (patience epochs without a better validation loss), or None."""
+    if patience is None or epoch - best_epoch < patience:
+        return None
+    return f"early stopping: no better validation loss in the {patience} epochs after epoch {best_epoch}"
