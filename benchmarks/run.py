@@ -43,6 +43,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference import ReferenceLoop  # noqa: E402
 
+from aecli.data import Split  # noqa: E402
 from aecli.engine.build import build_experiment  # noqa: E402
 from aecli.engine.loop import fit  # noqa: E402
 from aecli.engine.optim import build_optimizer, make_step_loss  # noqa: E402
@@ -176,7 +177,9 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
         start_ours()
 
     if args.quick:  # a few batches: train on a slice of the (already small) training split
-        data.train.x = data.train.x[: 4 * int(cfg.trainer.batch_size)]
+        keep = slice(4 * int(cfg.trainer.batch_size))
+        train = data.train
+        data.train = Split(train.stored[keep], None if train.labels is None else train.labels[keep], None, train.device)
     with tempfile.TemporaryDirectory() as run_dir:
         start_ours()
         result = fit(model, likelihood, regularizers, data, cfg, Path(run_dir), NullWriter(), reference_epoch)
@@ -252,7 +255,7 @@ def bench_variants(args: argparse.Namespace, device: torch.device) -> list[dict[
     variants.append(variant("bf16 autocast", precision="bf16"))
     if args.compile:
         variants.append(variant("torch.compile", compile_=True))
-    order = torch.randperm(len(data.train), device=data.train.x.device)
+    order = torch.randperm(len(data.train), device=data.train.compute_device)
 
     def run_steps(v: dict[str, Any], offset: int, count: int) -> float:
         torch.set_num_threads(v["threads"])
@@ -261,7 +264,7 @@ def bench_variants(args: argparse.Namespace, device: torch.device) -> list[dict[
         start, cpu = time.perf_counter(), time.process_time()
         for i in range(offset, offset + count):
             index = order[(i * batch) % (len(order) - batch):][:batch]
-            terms = v["step_loss"](data.train.x.index_select(0, index))
+            terms = v["step_loss"](data.train.batch(index))
             v["optimizer"].zero_grad(set_to_none=True)
             terms["total"].backward()
             v["optimizer"].step()

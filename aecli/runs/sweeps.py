@@ -124,11 +124,16 @@ class SweepSummary(Callback):
             first = first.split(": error: ", 1)[-1]  # the job's own line without its "aecli train: error:"
             print(
                 f"aecli {config.hydra.job.name}: error: {len(failed)} of {len(jobs)} jobs failed "
-                f"({', '.join(job.name for job in failed)}; {failed[0].name}: {first}); "
+                f"({', '.join(_number(job.name) for job in failed)}; {_number(failed[0].name)}: {first}); "
                 f"see error.txt in their folders and {sweep_dir / 'summary.md'}",
                 file=sys.stderr,
             )
             sys.exit(1)
+
+
+def _number(job_name: str) -> str:
+    """A job folder's number (folders are named <number>_<what the job overrides>)."""
+    return job_name.split("_", 1)[0]
 
 
 def job_error(job_return: Any) -> BaseException:
