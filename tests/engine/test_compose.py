@@ -15,7 +15,7 @@ from aecli.config.validate import validate_train_config
 from aecli.engine.build import build_experiment
 from aecli.engine.steps import loss_terms
 from aecli.errors import UserError
-from tests.conftest import write_fake_mnist
+from conftest import write_fake_mnist
 
 DATASETS = ("lines", "damped_oscillation", "mnist", "variance_mnist")
 MODELS = ("mlp", "conv", "linear", "sparse_coding")
@@ -129,7 +129,7 @@ def test_sparse_kl_brings_its_sigmoid_code_and_an_explicit_choice_wins(composer)
 
 
 def test_the_start_line_says_what_the_options_chose(tmp_path):
-    from tests.conftest import run_cli
+    from conftest import run_cli
 
     result = run_cli("train", "regularizer=sparse_kl", "dataset.num_samples=60", "trainer.epochs=1", "tsne.enabled=false",
                      f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)

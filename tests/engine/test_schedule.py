@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from aecli.config.migrate import migrate
 from aecli.engine.schedule import Schedule, early_stop_reason
-from tests.conftest import events, run_cli, train_in_process
+from conftest import events, run_cli, train_in_process
 
 TRAINER = {"lr": 1.0, "epochs": 10, "warmup_epochs": 0, "step_size": 3, "gamma": 0.5}
 

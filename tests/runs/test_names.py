@@ -7,7 +7,7 @@ import re
 from hydra import compose, initialize_config_module
 
 from aecli.runs.names import job_name, register_resolvers, safe_name
-from tests.conftest import run_cli
+from conftest import run_cli
 
 
 def run_dir(*overrides: str) -> str:
