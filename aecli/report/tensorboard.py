@@ -32,7 +32,8 @@ class PictureFiles:
     run_name: str
 
     def save(self, name: str, figure: plt.Figure, step: int) -> None:
-        figure.suptitle(f"{self.run_name}, epoch {step}", fontsize=9)
+        # Above the axes (y > 1): savefig's tight bounding box grows to hold it, whatever the layout.
+        figure.suptitle(f"{self.run_name}, epoch {step}", fontsize=9, y=1.02)
         try:
             atomic_write(self.folder / name, lambda handle: figure.savefig(handle, format="png", bbox_inches="tight"))
         finally:
