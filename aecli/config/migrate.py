@@ -39,6 +39,7 @@ ADDED: dict[str, Any] = {
 MODEL_ADDED: dict[str, dict[str, Any]] = {
     "mlp": {"code_activation": None, "input_gain": False},
     "conv": {"input_gain": False, "code_activation": None},
+    "linear": {"normalize_input": False},
 }
 DATASET_ADDED: dict[str, dict[str, Any]] = {
     "mnist": {"exclude_classes": []},

@@ -62,6 +62,7 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
         brought.append(f"likelihood={candidate.name} (auto: data in [{low:.3g}, {high:.3g}])")
     for regularizer in regularizers:
         regularizer.check(model, data)
+    model.fit_input(data.train.x)
     placed = data.to(device, data_budget(device, str(cfg.data.placement)))
     return Experiment(placed, likelihood, regularizers, model.to(device), brought)
 

@@ -17,6 +17,7 @@ from aecli.errors import UserError
 from aecli.models import MODELS
 from aecli.models.base import ACTIVATIONS, Autoencoder, activation, num_features
 from aecli.models.bottleneck import Bottleneck
+from aecli.models.scaling import InputScaling, OutputUnscaling
 
 
 class TiedLinear(nn.Module):
@@ -61,6 +62,7 @@ class MLPAutoencoder(Autoencoder):
         bottleneck: Bottleneck | None = None,
         code_activation: str | None = None,
         input_gain: bool = False,
+        normalize_input: bool = False,
     ):
         bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         input_dim = num_features(sample_shape)
@@ -89,8 +91,13 @@ class MLPAutoencoder(Autoencoder):
             if bottleneck.variational:
                 raise UserError("model.code_activation applies to a plain code, not a VAE's mean and log-variance; set it to null")
             encoder_layers.append(activation(code_activation))
+        decoder_layers = _interleave(decoder_linears, activation_name)
+        if normalize_input:  # centred and scaled inside the model, undone on the output (aecli.models.scaling)
+            scaling = InputScaling(input_dim)
+            encoder_layers.insert(0, scaling)
+            decoder_layers.append(OutputUnscaling(scaling))
         encoder = nn.Sequential(nn.Flatten(), *encoder_layers)
-        decoder = nn.Sequential(*_interleave(decoder_linears, activation_name))
+        decoder = nn.Sequential(*decoder_layers)
         super().__init__(
             encoder, decoder, latent_dim, sample_shape, num_params, bottleneck,
             hidden_layers=hidden_layers, input_gain=input_gain,
@@ -116,7 +123,7 @@ class MLPAutoencoder(Autoencoder):
         if self.variational:
             raise UserError("trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer")
         groups: list[list[nn.Module]] = []
-        for module in (m for m in self.encoder if not isinstance(m, nn.Flatten)):
+        for module in (m for m in self.encoder if not isinstance(m, (nn.Flatten, InputScaling))):
             if isinstance(module, (nn.Linear, TiedLinear)):
                 groups.append([module])
             else:
