@@ -38,7 +38,10 @@ ADDED: dict[str, Any] = {
 }
 MODEL_ADDED: dict[str, dict[str, Any]] = {
     "mlp": {"code_activation": None, "input_gain": False},
-    "conv": {"input_gain": False, "code_activation": None},
+    "conv": {
+        "input_gain": False, "code_activation": None, "kernel_sizes": None, "strides": None, "padding": None,
+        "batch_norm": False, "hidden_dim": None, "separate_heads": False,
+    },
     "linear": {"normalize_input": False},
 }
 DATASET_ADDED: dict[str, dict[str, Any]] = {
