@@ -37,7 +37,7 @@ ADDED: dict[str, Any] = {
     "tsne.embedding_projector": True,
 }
 MODEL_ADDED: dict[str, dict[str, Any]] = {
-    "mlp": {"code_activation": None, "input_gain": False},
+    "mlp": {"code_activation": None, "input_gain": False, "normalize_input": False},
     "conv": {
         "input_gain": False, "code_activation": None, "kernel_sizes": None, "strides": None, "padding": None,
         "batch_norm": False, "hidden_dim": None, "separate_heads": False,

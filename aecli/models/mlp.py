@@ -123,7 +123,10 @@ class MLPAutoencoder(Autoencoder):
         if self.variational:
             raise UserError("trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer")
         groups: list[list[nn.Module]] = []
-        for module in (m for m in self.encoder if not isinstance(m, (nn.Flatten, InputScaling))):
+        if any(isinstance(m, InputScaling) for m in self.encoder):
+            raise UserError("trainer.pretrain=layerwise trains each layer on its own input, not the centred and scaled "
+                            "one of model.normalize_input=true; set model.normalize_input=false")
+        for module in (m for m in self.encoder if not isinstance(m, nn.Flatten)):
             if isinstance(module, (nn.Linear, TiedLinear)):
                 groups.append([module])
             else:
@@ -160,6 +163,7 @@ SETTINGS = {
     "tied_weights": Bool(),
     "code_activation": Choice(*ACTIVATIONS, nullable=True),
     "input_gain": Bool(),
+    "normalize_input": Bool(),
 }
 
 
@@ -175,4 +179,5 @@ def build_mlp(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, b
         bottleneck=bottleneck,
         code_activation=cfg.code_activation,
         input_gain=cfg.input_gain,
+        normalize_input=cfg.normalize_input,
     )

@@ -98,3 +98,13 @@ def test_aecli_train_of_a_linear_model_on_lines_reports_pcas_subspace(tmp_path):
     train_in_process(overrides, tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["pca_angle_deg"] < 1.0
+
+
+def test_an_mlp_may_centre_its_input_too_but_not_under_layerwise_pretraining():
+    from aecli.errors import UserError
+
+    model = build_model(model_cfg("mlp", hidden_dims=[8], latent_dim=2, normalize_input=True), (6,))
+    model.fit_input(torch.randn(50, 6) + 5)
+    assert model.encoder[1].mean.mean().item() == pytest.approx(5, abs=0.5)
+    with pytest.raises(UserError, match="model.normalize_input=false"):
+        model.stages()
