@@ -16,6 +16,7 @@ ADDED: dict[str, Any] = {
     "regularizer": {},
     "objective": {"metric": "val_loss", "direction": "minimize"},
     "data.placement": "auto",
+    "data.train_limit": None,
     "trainer.optimizer": "adam",
     "trainer.momentum": 0.9,
     "trainer.weight_decay": None,
