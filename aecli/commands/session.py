@@ -145,7 +145,7 @@ def close_run(session: Session, result: FitResult, writer: Any, started: float) 
     cfg, (data, likelihood, regularizers, model) = session.cfg, _parts(session)
     best_path = session.run_dir / "checkpoints" / "best.pt"
     load_model_state(model, load_checkpoint(best_path, map_location=session.device)["model"], best_path)
-    val = evaluate_split(model, likelihood, regularizers, data.val, cfg.trainer.eval_batch_size)
+    val = evaluate_split(model, likelihood, regularizers, data.val, cfg.trainer.eval_batch_size, cfg.seed)  # best.pt's objective
     test = evaluate_split(model, likelihood, regularizers, data.test, cfg.trainer.eval_batch_size)
     shown = min(cfg.log.num_reconstructions, len(data.val), len(data.test))
     files = PictureFiles(session.run_dir, session.run_dir.name)

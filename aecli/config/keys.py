@@ -37,6 +37,7 @@ TRAIN: dict[str, Spec] = {
     "data.root": Text(nullable=True),
     "data.download": Bool(),
     "data.placement": Choice("auto", "device", "host"),
+    "data.train_limit": Int(min=1, nullable=True),
     "trainer.epochs": Int(min=1),
     "trainer.batch_size": Int(min=1),
     "trainer.eval_batch_size": Int(min=1),

@@ -16,6 +16,7 @@ ADDED: dict[str, Any] = {
     "regularizer": {},
     "objective": {"metric": "val_loss", "direction": "minimize"},
     "data.placement": "auto",
+    "data.train_limit": None,
     "trainer.optimizer": "adam",
     "trainer.momentum": 0.9,
     "trainer.weight_decay": None,
@@ -37,8 +38,12 @@ ADDED: dict[str, Any] = {
     "tsne.embedding_projector": True,
 }
 MODEL_ADDED: dict[str, dict[str, Any]] = {
-    "mlp": {"code_activation": None, "input_gain": False},
-    "conv": {"input_gain": False, "code_activation": None},
+    "mlp": {"code_activation": None, "input_gain": False, "normalize_input": False},
+    "conv": {
+        "input_gain": False, "code_activation": None, "kernel_sizes": None, "strides": None, "padding": None,
+        "batch_norm": False, "hidden_dim": None, "separate_heads": False,
+    },
+    "linear": {"normalize_input": False},
 }
 DATASET_ADDED: dict[str, dict[str, Any]] = {
     "mnist": {"exclude_classes": []},

@@ -180,6 +180,15 @@ def exclude_classes(data: Dataset, classes: list[int]) -> Dataset:
     return dataclasses.replace(data, **kept, excluded_classes=tuple(excluded.tolist()))
 
 
+def first_training_samples(data: Dataset, count: int | None) -> Dataset:
+    """`data` with only the first `count` training samples (None: all); val and test unchanged."""
+    if count is None or count >= len(data.train):
+        return data
+    train = data.train
+    kept = (None if t is None else t[:count] for t in (train.stored, train.labels, train.factors))
+    return dataclasses.replace(data, train=Split(*kept, device=train.device))
+
+
 def _without(split: Split, excluded: Tensor) -> Split:
     keep = ~torch.isin(split.labels, excluded.to(split.labels.device))
     kept = (None if t is None else t[keep.to(t.device)] for t in (split.stored, split.labels, split.factors))

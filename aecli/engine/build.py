@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aecli.config.keys import AUTO, option_defaults
 from aecli.data import Dataset, build_dataset
+from aecli.data.base import first_training_samples
 from aecli.engine.device import data_budget
 from aecli.errors import UserError
 from aecli.likelihoods import Likelihood, build_likelihood
@@ -42,7 +43,7 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
     (`data.placement`), else they stay in host memory and are streamed per batch. `cfg` is
     updated in place with what `auto` and the regularizers chose (see the module docstring)."""
     regularizers = build_regularizers(cfg.regularizer)
-    data = build_dataset(cfg.dataset, cfg.data)
+    data = first_training_samples(build_dataset(cfg.dataset, cfg.data), cfg.data.train_limit)
     brought = bring_code_activation(cfg, regularizers)
     auto = cfg.likelihood.name == AUTO
     candidates = [option_defaults("likelihood", name) for name in AUTO_LIKELIHOODS] if auto else [cfg.likelihood]
@@ -62,6 +63,7 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
         brought.append(f"likelihood={candidate.name} (auto: data in [{low:.3g}, {high:.3g}])")
     for regularizer in regularizers:
         regularizer.check(model, data)
+    model.fit_input(data.train.x)
     placed = data.to(device, data_budget(device, str(cfg.data.placement)))
     return Experiment(placed, likelihood, regularizers, model.to(device), brought)
 

@@ -102,7 +102,7 @@ def fit(
         for group in optimizer.param_groups:
             group["lr"] = loop.schedule.lr_at(epoch)
         train = train_epoch(loop, epoch, result)
-        val = evaluate_split(model, likelihood, regularizers, data.val, trainer.eval_batch_size)
+        val = evaluate_split(model, likelihood, regularizers, data.val, trainer.eval_batch_size, cfg.seed)
         check_finite_validation(val, epoch, result, trainer.lr)
         end_epoch(loop, epoch, result, train, val, time.perf_counter() - start)
         if on_epoch_end is not None:

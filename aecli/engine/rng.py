@@ -6,7 +6,8 @@ resumed run ends where an uninterrupted one would."""
 from __future__ import annotations
 
 import random
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -39,3 +40,16 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in states])
     if "mps" in state and torch.backends.mps.is_available():
         torch.mps.set_rng_state(state["mps"].cpu())
+
+
+@contextmanager
+def seeded_draws(seed: int) -> Iterator[None]:
+    """Draws inside come from every generator seeded with `seed` (the same draws each time); on
+    exit every generator is back where it was, so the training sequence outside is untouched
+    (a resumed run stays bit-exact)."""
+    state = capture_rng()
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        restore_rng(state)

@@ -1,12 +1,16 @@
 """One batch through a model: the named loss terms of a training step, and the passes that
-evaluation, pictures and plots share (whole splits in large batches, no corruption)."""
+evaluation, pictures and plots share (whole splits in large batches; corrupted only for a
+denoising run's validation objective, from a fixed seed)."""
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 import torch
 from torch import Tensor
 
 from aecli.data import Split
+from aecli.engine.rng import seeded_draws
 from aecli.likelihoods import Likelihood
 from aecli.models import Autoencoder, Forward
 from aecli.regularizers import Regularizer
@@ -57,15 +61,24 @@ def evaluate_split(
     regularizers: list[Regularizer],
     split: Split,
     batch_size: int,
+    corruption_seed: int | None = None,
 ) -> dict[str, float]:
-    """Every loss term on a whole split (no corruption), `recon_sse` included, in large batches, under inference mode (plain no_grad
-    when a regularizer's penalty differentiates the encoder, e.g. contractive)."""
+    """Every loss term on a whole split, `recon_sse` included, in large batches, under inference mode (plain no_grad
+    when a regularizer's penalty differentiates the encoder, e.g. contractive).
+
+    The input is clean, unless `corruption_seed` is given and a regularizer corrupts the input
+    (denoising): then the encoder sees the training corruption, drawn from that seed (the same
+    draws at every call, and the global generators restored after), so the figures are the
+    training objective on held-out data, the one to pick a checkpoint by; the loss still
+    compares with the clean input."""
     model.eval()
     inference = not any(r.needs_grad for r in regularizers)
+    corrupt = corruption_seed is not None and any(r.corrupts_input for r in regularizers)
     sums: dict[str, Tensor] = {}
-    with torch.no_grad(), torch.inference_mode(inference):
+    draws = seeded_draws(corruption_seed) if corrupt else nullcontext()
+    with torch.no_grad(), torch.inference_mode(inference), draws:
         for x in split.batches(batch_size):
-            terms, _ = loss_terms(model, likelihood, regularizers, x, corrupt=False)
+            terms, _ = loss_terms(model, likelihood, regularizers, x, corrupt=corrupt)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0) + value * len(x)
         means = (torch.stack([value.float() for value in sums.values()]) / len(split)).tolist()  # one host sync

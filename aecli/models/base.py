@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from aecli.errors import UserError
 from aecli.models.bottleneck import Bottleneck
+from aecli.models.scaling import InputScaling
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -100,6 +101,15 @@ class Autoencoder(nn.Module):
         """`count` codes from the model's prior on its device, or None when it has none (not generative)."""
         codes = self.bottleneck.sample_prior(count, self.latent_dim, generator)
         return None if codes is None else codes.to(next(self.parameters()).device)
+
+    @torch.no_grad()
+    def fit_input(self, x: Tensor) -> None:
+        """Set the statistics of the training inputs `x` (N, *sample_shape) that the model holds
+        (aecli.models.scaling: the linear model's centring and scale); called once when a model is
+        built, before training (a checkpoint's own values replace them on load)."""
+        for module in self.modules():
+            if isinstance(module, InputScaling):
+                module.fit(x)
 
     def stages(self) -> list[Autoencoder]:
         """The shallow autoencoders of greedy layer-wise pretraining (aecli.engine.stacked)."""

@@ -1,9 +1,20 @@
-"""Convolutional autoencoder for images (C x H x W, e.g. 1 x 28 x 28 MNIST)."""
+"""Convolutional autoencoder for images (C x H x W, e.g. 1 x 28 x 28 MNIST).
+
+The encoder is one convolution per entry of `channels` (each with its kernel size and stride,
+optional batch norm, then the activation), an optional hidden fully connected layer, and a
+linear code layer; the decoder mirrors it with transposed convolutions whose output padding
+is computed so every stage gives back exactly the size its encoder stage took in. With
+`separate_heads` and a likelihood with several outputs per pixel (gaussian_learned: a mean
+and a log-variance), the last transposed convolution is one head per output instead of one
+convolution with num_params x C channels (the anchors' VAE decoders).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
+import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
@@ -16,6 +27,12 @@ from aecli.models.bottleneck import Bottleneck
 SETTINGS = {
     "channels": IntList(min=1, nonempty=True),
     "kernel_size": Int(min=1),
+    "kernel_sizes": IntList(min=1, nullable=True),
+    "strides": IntList(min=1, nullable=True),
+    "padding": Int(min=0, nullable=True),
+    "batch_norm": Bool(),
+    "hidden_dim": Int(min=1, nullable=True),
+    "separate_heads": Bool(),
     "latent_dim": Int(min=1),
     "activation": Choice(*ACTIVATIONS),
     "code_activation": Choice(*ACTIVATIONS, nullable=True),
@@ -24,53 +41,100 @@ SETTINGS = {
 }
 
 
+@dataclass(frozen=True)
+class ConvLayout:
+    """The convolution stages: per layer its kernel size, stride and padding (null: kernel // 2)."""
+
+    channels: tuple[int, ...]
+    kernel_sizes: tuple[int, ...]
+    strides: tuple[int, ...]
+    padding: int | None = None
+    batch_norm: bool = False
+    hidden_dim: int | None = None  # a fully connected layer of this width between the feature maps and the code
+
+    @classmethod
+    def uniform(cls, channels: Sequence[int], kernel_size: int = 3, **options) -> ConvLayout:
+        """Every stage with `kernel_size` and stride 2: the classic halving encoder."""
+        return cls(tuple(channels), (kernel_size,) * len(channels), (2,) * len(channels), **options)
+
+    def pad(self, layer: int) -> int:
+        return self.kernel_sizes[layer] // 2 if self.padding is None else self.padding
+
+    def sizes(self, side: int, axis: str) -> list[int]:
+        """The feature map's side after each stage, starting with `side` itself."""
+        sizes = [side]
+        for layer, (kernel, stride) in enumerate(zip(self.kernel_sizes, self.strides)):
+            out = (sizes[-1] + 2 * self.pad(layer) - kernel) // stride + 1
+            if out < 1:
+                raise UserError(
+                    f"model=conv: convolution {layer + 1} leaves no {axis} (kernel {kernel}, stride {stride}, "
+                    f"padding {self.pad(layer)} on {sizes[-1]}); use fewer model.channels, smaller kernels or strides, or more padding"
+                )
+            sizes.append(out)
+        return sizes
+
+    def output_padding(self, layer: int, size_in: int, size_out: int) -> int:
+        """The transposed convolution's output padding that turns `size_in` back into `size_out`:
+        what the convolution's floor division dropped, always in [0, stride)."""
+        kernel, stride = self.kernel_sizes[layer], self.strides[layer]
+        return size_out - ((size_in - 1) * stride - 2 * self.pad(layer) + kernel)
+
+
+class Heads(nn.Module):
+    """One transposed convolution per decoder output (mean, log-variance), stacked along channels
+    in the layout the likelihood reads: (B, num_params x C, H, W)."""
+
+    def __init__(self, heads: list[nn.Module]):
+        super().__init__()
+        self.heads = nn.ModuleList(heads)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return torch.cat([head(h) for head in self.heads], dim=1)
+
+
 class ConvAutoencoder(Autoencoder):
-    """Stride-2 convolutions (one per entry of `channels`) -> linear code, mirrored back
-    with stride-2 transposed convolutions; each stage halves (or doubles) the image side."""
+    """Convolutions -> [hidden fully connected layer] -> linear code, mirrored back."""
 
     def __init__(
         self,
         sample_shape: tuple[int, ...],
-        channels: Sequence[int],
+        layout: ConvLayout,
         latent_dim: int,
-        kernel_size: int = 3,
         activation_name: str = "relu",
         num_params: int = 1,
         bottleneck: Bottleneck | None = None,
         input_gain: bool = False,
         code_activation: str | None = None,
+        separate_heads: bool = False,
     ):
         bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         in_channels, height, width = sample_shape
-        factor = 2 ** len(channels)
-        if height % factor or width % factor:
-            raise UserError(
-                f"model=conv with {len(channels)} stride-2 stages needs image sides divisible by {factor}, "
-                f"got {height}x{width}; use fewer model.channels, or resize the images to multiples of {factor} "
-                f"(an image folder: dataset.image_size=[{max(factor, height // factor * factor)},{max(factor, width // factor * factor)}])"
-            )
-        pad = kernel_size // 2
-        inner = (channels[-1], height // factor, width // factor)
+        heights, widths = layout.sizes(height, "height"), layout.sizes(width, "width")
+        inner = (layout.channels[-1], heights[-1], widths[-1])
         flat = inner[0] * inner[1] * inner[2]
 
         encoder: list[nn.Module] = []
-        for c_in, c_out in zip([in_channels, *channels[:-1]], channels):
-            encoder += [nn.Conv2d(c_in, c_out, kernel_size, stride=2, padding=pad), activation(activation_name)]
-        hidden_layers = [m for m in encoder if not isinstance(m, nn.Conv2d)]
-        encoder += [nn.Flatten(), nn.Linear(flat, latent_dim * bottleneck.outputs_per_latent)]
+        hidden_layers: list[nn.Module] = []  # the activations, for regularizers that look at hidden units
+        for layer, (c_in, c_out) in enumerate(zip([in_channels, *layout.channels[:-1]], layout.channels)):
+            conv = nn.Conv2d(c_in, c_out, layout.kernel_sizes[layer], layout.strides[layer], layout.pad(layer))
+            hidden_layers.append(activation(activation_name))
+            encoder += [conv, *_norm(layout, c_out), hidden_layers[-1]]
+        encoder.append(nn.Flatten())
+        if layout.hidden_dim is not None:
+            hidden_layers.append(activation(activation_name))
+            encoder += [nn.Linear(flat, layout.hidden_dim), hidden_layers[-1]]
+        encoder.append(nn.Linear(layout.hidden_dim or flat, latent_dim * bottleneck.outputs_per_latent))
         if code_activation is not None:
             if bottleneck.variational:
                 raise UserError("model.code_activation applies to a plain code, not a VAE's mean and log-variance; set it to null")
             encoder.append(activation(code_activation))
 
-        decoder: list[nn.Module] = [nn.Linear(latent_dim, flat), activation(activation_name), nn.Unflatten(1, inner)]
-        outs = [*reversed(channels[:-1]), in_channels * num_params]
-        for i, (c_in, c_out) in enumerate(zip(reversed(channels), outs)):
-            decoder.append(
-                nn.ConvTranspose2d(c_in, c_out, kernel_size, stride=2, padding=pad, output_padding=1)
-            )
-            if i < len(outs) - 1:
-                decoder.append(activation(activation_name))
+        dense = [latent_dim, *([] if layout.hidden_dim is None else [layout.hidden_dim]), flat]
+        decoder: list[nn.Module] = []
+        for a, b in zip(dense[:-1], dense[1:]):
+            decoder += [nn.Linear(a, b), activation(activation_name)]
+        decoder.append(nn.Unflatten(1, inner))
+        decoder += _transposed(layout, heights, widths, in_channels, num_params, activation_name, separate_heads)
         super().__init__(
             nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params, bottleneck,
             hidden_layers=hidden_layers, input_gain=input_gain,
@@ -81,6 +145,56 @@ class ConvAutoencoder(Autoencoder):
         patterns (edges, strokes) the first layer detects."""
         first = next(m for m in self.encoder if isinstance(m, nn.Conv2d))
         return "filters/first_layer", first.weight.detach()
+
+
+def _norm(layout: ConvLayout, channels: int) -> list[nn.Module]:
+    return [nn.BatchNorm2d(channels)] if layout.batch_norm else []
+
+
+def _transposed(
+    layout: ConvLayout, heights: list[int], widths: list[int], in_channels: int, num_params: int,
+    activation_name: str, separate_heads: bool,
+) -> list[nn.Module]:
+    """The decoder's transposed convolutions, the encoder's stages in reverse, each giving back
+    the exact side its stage took in; the last one emits the likelihood's outputs."""
+    layers: list[nn.Module] = []
+    count = len(layout.channels)
+    for layer in reversed(range(count)):
+        c_in = layout.channels[layer]
+        last = layer == 0
+        c_out = in_channels if last else layout.channels[layer - 1]
+        padding = (layout.output_padding(layer, heights[layer + 1], heights[layer]),
+                   layout.output_padding(layer, widths[layer + 1], widths[layer]))
+
+        def stage(out_channels: int) -> nn.ConvTranspose2d:
+            return nn.ConvTranspose2d(c_in, out_channels, layout.kernel_sizes[layer], layout.strides[layer],
+                                      layout.pad(layer), output_padding=padding)
+
+        if not last:
+            layers += [stage(c_out), *_norm(layout, c_out), activation(activation_name)]
+        elif separate_heads and num_params > 1:
+            layers.append(Heads([stage(c_out) for _ in range(num_params)]))
+        else:
+            layers.append(stage(c_out * num_params))
+    return layers
+
+
+def layout_from_config(cfg: DictConfig) -> ConvLayout:
+    """The ConvLayout of a `model=conv` config; per-layer lists must match `channels` in length."""
+    channels = list(cfg.channels)
+    per_layer = {}
+    for key, fallback in (("kernel_sizes", cfg.kernel_size), ("strides", 2)):
+        values = cfg[key]
+        if values is not None and len(values) != len(channels):
+            raise UserError(
+                f"model.{key} has {len(values)} entries but model.channels has {len(channels)}; give one per layer, or null"
+            )
+        per_layer[key] = tuple(values) if values is not None else (fallback,) * len(channels)
+    if any(k % 2 == 0 for k in per_layer["kernel_sizes"]) and cfg.padding is None:
+        raise UserError("model.kernel_size must be a positive odd integer with model.padding=null (same padding); "
+                        f"got {list(per_layer['kernel_sizes'])}; use odd kernels or set model.padding")
+    return ConvLayout(tuple(channels), per_layer["kernel_sizes"], per_layer["strides"], cfg.padding,
+                      cfg.batch_norm, cfg.hidden_dim)
 
 
 @MODELS.register("conv", settings=SETTINGS)
@@ -94,9 +208,8 @@ def build_conv(
         )
     if cfg.tied_weights:
         raise UserError("model.tied_weights is for the mlp and linear models; set it to false with model=conv")
-    if cfg.kernel_size % 2 == 0:
-        raise UserError(f"model.kernel_size must be a positive odd integer, got {cfg.kernel_size}")
     return ConvAutoencoder(
-        sample_shape, list(cfg.channels), cfg.latent_dim, kernel_size=cfg.kernel_size, activation_name=cfg.activation,
-        num_params=num_params, bottleneck=bottleneck, input_gain=cfg.input_gain, code_activation=cfg.code_activation,
+        sample_shape, layout_from_config(cfg), cfg.latent_dim, activation_name=cfg.activation, num_params=num_params,
+        bottleneck=bottleneck, input_gain=cfg.input_gain, code_activation=cfg.code_activation,
+        separate_heads=cfg.separate_heads,
     )

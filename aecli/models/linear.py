@@ -11,9 +11,11 @@ from aecli.models.bottleneck import Bottleneck
 from aecli.models.mlp import MLPAutoencoder
 
 
-@MODELS.register("linear", settings={"latent_dim": Int(min=1), "tied_weights": Bool(), "bias": Bool()})
+@MODELS.register("linear", settings={
+    "latent_dim": Int(min=1), "tied_weights": Bool(), "bias": Bool(), "normalize_input": Bool(),
+})
 def build_linear(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck) -> MLPAutoencoder:
     return MLPAutoencoder(
         sample_shape, [], cfg.latent_dim, activation_name=None, tied_weights=cfg.tied_weights, bias=cfg.bias,
-        num_params=num_params, bottleneck=bottleneck,
+        num_params=num_params, bottleneck=bottleneck, normalize_input=cfg.normalize_input,
     )

@@ -17,6 +17,7 @@ from aecli.errors import UserError
 from aecli.models import MODELS
 from aecli.models.base import ACTIVATIONS, Autoencoder, activation, num_features
 from aecli.models.bottleneck import Bottleneck
+from aecli.models.scaling import InputScaling, OutputUnscaling
 
 
 class TiedLinear(nn.Module):
@@ -61,6 +62,7 @@ class MLPAutoencoder(Autoencoder):
         bottleneck: Bottleneck | None = None,
         code_activation: str | None = None,
         input_gain: bool = False,
+        normalize_input: bool = False,
     ):
         bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         input_dim = num_features(sample_shape)
@@ -89,8 +91,13 @@ class MLPAutoencoder(Autoencoder):
             if bottleneck.variational:
                 raise UserError("model.code_activation applies to a plain code, not a VAE's mean and log-variance; set it to null")
             encoder_layers.append(activation(code_activation))
+        decoder_layers = _interleave(decoder_linears, activation_name)
+        if normalize_input:  # centred and scaled inside the model, undone on the output (aecli.models.scaling)
+            scaling = InputScaling(input_dim)
+            encoder_layers.insert(0, scaling)
+            decoder_layers.append(OutputUnscaling(scaling))
         encoder = nn.Sequential(nn.Flatten(), *encoder_layers)
-        decoder = nn.Sequential(*_interleave(decoder_linears, activation_name))
+        decoder = nn.Sequential(*decoder_layers)
         super().__init__(
             encoder, decoder, latent_dim, sample_shape, num_params, bottleneck,
             hidden_layers=hidden_layers, input_gain=input_gain,
@@ -116,6 +123,9 @@ class MLPAutoencoder(Autoencoder):
         if self.variational:
             raise UserError("trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer")
         groups: list[list[nn.Module]] = []
+        if any(isinstance(m, InputScaling) for m in self.encoder):
+            raise UserError("trainer.pretrain=layerwise trains each layer on its own input, not the centred and scaled "
+                            "one of model.normalize_input=true; set model.normalize_input=false")
         for module in (m for m in self.encoder if not isinstance(m, nn.Flatten)):
             if isinstance(module, (nn.Linear, TiedLinear)):
                 groups.append([module])
@@ -153,6 +163,7 @@ SETTINGS = {
     "tied_weights": Bool(),
     "code_activation": Choice(*ACTIVATIONS, nullable=True),
     "input_gain": Bool(),
+    "normalize_input": Bool(),
 }
 
 
@@ -168,4 +179,5 @@ def build_mlp(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, b
         bottleneck=bottleneck,
         code_activation=cfg.code_activation,
         input_gain=cfg.input_gain,
+        normalize_input=cfg.normalize_input,
     )

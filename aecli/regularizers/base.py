@@ -24,12 +24,14 @@ class Regularizer:
     needs_grad: bool = False  # True: the penalty differentiates the model, so evaluation cannot run in inference mode
     bottleneck: type[Bottleneck] | None = None  # the code layer this term needs (a VAE's KL needs a Gaussian one)
     code_activation: str | None = None  # the code activation this term needs (sparse_kl: sigmoid); brought when the model's is null
+    corrupts_input: bool = False  # True: `corrupt` changes the input, so validation applies it too (a seeded draw)
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
 
     def corrupt(self, x: Tensor) -> Tensor:
-        """The input the encoder sees during training (never applied at evaluation)."""
+        """The input the encoder sees during training (and at validation, drawn from a fixed seed,
+        when `corrupts_input`; never at evaluation)."""
         return x
 
     def penalty(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:

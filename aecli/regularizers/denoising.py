@@ -1,7 +1,10 @@
 """Denoising: the encoder sees a corrupted input; the loss compares with the clean one.
 
-Corruption is drawn on the training device, fresh for every batch, and never at
-evaluation (the trainer only calls `corrupt` on training batches).
+Corruption is drawn on the training device, fresh for every batch. Validation applies the
+same corruption, drawn from the run's seed (the same draws every epoch), so best.pt is the
+checkpoint that denoises best: on clean input the identity wins, and a model whose decoder
+rescales its input (`model.input_gain=true`) would be picked at an early epoch. Evaluation
+(`aecli evaluate`, test figures, pictures) stays on clean input.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ DEFAULT_LEVELS = {"gaussian": 0.4, "masking": 0.25, "salt_and_pepper": 0.1}
 
 class Denoising(Regularizer):
     name = "denoising"
+    corrupts_input = True
 
     def __init__(self, cfg):
         super().__init__(cfg)

@@ -20,7 +20,7 @@ from conftest import events
 
 MLP = OmegaConf.create(
     {"name": "mlp", "hidden_dims": [16, 8], "latent_dim": 2, "activation": "relu", "tied_weights": False,
-     "code_activation": None, "input_gain": False}
+     "code_activation": None, "input_gain": False, "normalize_input": False}
 )
 STACKED = (
     "dataset.num_samples=300", "model.hidden_dims=[16,8]", "trainer.pretrain=layerwise", "trainer.epochs=2",
@@ -56,7 +56,8 @@ def test_tied_weights_stay_tied_within_each_stage():
     "model_cfg, message",
     [
         ({"hidden_dims": []}, "trainer.pretrain=layerwise needs at least one hidden layer"),
-        ({"name": "conv", "channels": [4], "kernel_size": 3}, "stacks the layers of model=mlp"),
+        ({"name": "conv", "channels": [4], "kernel_size": 3, "kernel_sizes": None, "strides": None, "padding": None,
+          "batch_norm": False, "hidden_dim": None, "separate_heads": False}, "stacks the layers of model=mlp"),
     ],
 )
 def test_architectures_that_cannot_be_stacked_are_refused(model_cfg, message):

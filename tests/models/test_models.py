@@ -77,7 +77,7 @@ def test_tied_weights_share_the_transposed_encoder_weights():
 
 
 def test_tied_linear_decoder_weight_is_encoder_transpose():
-    model = build_model(model_cfg("linear", latent_dim=2, tied_weights=True, bias=False), (6,))
+    model = build_model(model_cfg("linear", latent_dim=2, tied_weights=True, bias=False, normalize_input=False), (6,))
     weight = model.encoder[1].weight  # (2, 6)
     z = torch.randn(3, 2)
     assert torch.allclose(model.decode(z), z @ weight)
@@ -92,7 +92,8 @@ def test_tied_weights_with_two_outputs_per_dimension_is_a_user_error():
     "name, shape, overrides, message",
     [
         ("conv", (50,), {}, "needs image data"),
-        ("conv", (1, 28, 28), {"channels": [8, 8, 8]}, "divisible by 8"),
+        ("conv", (1, 28, 28), {"channels": [8, 8, 8], "kernel_size": 7, "padding": 0}, "convolution 3 leaves no height"),
+        ("conv", (1, 28, 28), {"channels": [8, 8], "strides": [2]}, "model.strides has 1 entries"),
         ("conv", (1, 28, 28), {"kernel_size": 4}, "odd"),
         ("mlp", (50,), {"latent_dim": 0}, "latent_dim"),
         ("mlp", (50,), {"hidden_dims": [10, -1]}, "hidden_dims"),
