@@ -14,6 +14,10 @@ slows both alike and the ratio of their epoch times is what to read. Each epoch 
 its validation pass. Reported per side: median epoch seconds, epochs/s, training samples/s,
 final test loss (aecli's `evaluate_split` for both models, same seed), memory (CPU: resident
 size added by the data and model, and the peak rise during an epoch; CUDA: max allocated).
+Roofline columns (benchmarks/roofline.py): each config's FLOPs per epoch counted with
+FlopCounterMode on the real model, the practical peak of a 2048x2048 matrix product measured
+between the epochs with the same threads, the achieved GFLOP/s and its fraction of that peak,
+for both loops. `--threads 1` keeps the fraction meaningful on a machine shared with others.
 
 Optional sections: --variants times training steps of the fast-path options (bf16 autocast,
 torch.compile, unfused Adam, thread counts) on the VAE; --tsne times t-SNE of test codes
