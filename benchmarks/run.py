@@ -14,6 +14,10 @@ slows both alike and the ratio of their epoch times is what to read. Each epoch 
 its validation pass. Reported per side: median epoch seconds, epochs/s, training samples/s,
 final test loss (aecli's `evaluate_split` for both models, same seed), memory (CPU: resident
 size added by the data and model, and the peak rise during an epoch; CUDA: max allocated).
+Roofline columns (benchmarks/roofline.py): each config's FLOPs per epoch counted with
+FlopCounterMode on the real model, the practical peak of a 2048x2048 matrix product measured
+between the epochs with the same threads, the achieved GFLOP/s and its fraction of that peak,
+for both loops. `--threads 1` keeps the fraction meaningful on a machine shared with others.
 
 Optional sections: --variants times training steps of the fast-path options (bf16 autocast,
 torch.compile, unfused Adam, thread counts) on the VAE; --tsne times t-SNE of test codes
@@ -42,17 +46,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference import ReferenceLoop  # noqa: E402
+from roofline import PeakMeter, eval_flops, roofline, step_flops  # noqa: E402
 
 from aecli.data import Split  # noqa: E402
 from aecli.engine.build import build_experiment  # noqa: E402
 from aecli.engine.loop import fit  # noqa: E402
 from aecli.engine.optim import build_optimizer, make_step_loss  # noqa: E402
-from aecli.engine.steps import encode_split, evaluate_split  # noqa: E402
+from aecli.engine.steps import encode_split, evaluate_split, loss_terms  # noqa: E402
 
 # name -> (description, overrides); every config is MNIST with the Bernoulli likelihood.
 CONFIGS: dict[str, tuple[str, list[str]]] = {
     "vae": ("VAE 784-400-20, batch 128", ["regularizer=vae", "model.hidden_dims=[400]", "model.latent_dim=20", "trainer.batch_size=128"]),
-    "ae": ("AE 784-1000-500-250-2, batch 256", ["model.hidden_dims=[1000,500,250]", "model.latent_dim=2", "trainer.batch_size=256"]),
+    "ae": ("AE 784-1000-500-250-30, batch 128", ["model.hidden_dims=[1000,500,250]", "model.latent_dim=30", "trainer.batch_size=128"]),
     "conv": ("conv AE [32,64]-10, batch 128", ["model=conv", "model.latent_dim=10", "trainer.batch_size=128"]),
     "contractive": (
         "contractive AE 784-1000-500-250-10, batch 128",
@@ -172,14 +177,18 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
         memory = probe.disarm()
         theirs.append({"seconds": seconds, "cpu_seconds": cpu, "train_loss": train_loss, "val_loss": val_loss,
                        "rise_mib": memory["peak_rss_mib"] - rss / 2**20, **memory})
+        peak.measure()
         log(f"  {name} epoch {epoch}: aecli {ours[-1]['seconds']:.2f}s ({ours[-1]['cpu_seconds']:.2f} CPU s), "
-            f"reference {seconds:.2f}s ({cpu:.2f} CPU s)")
+            f"reference {seconds:.2f}s ({cpu:.2f} CPU s), peak {peak.wall[-1]:.0f} GFLOP/s")
         start_ours()
 
     if args.quick:  # a few batches: train on a slice of the (already small) training split
         keep = slice(4 * int(cfg.trainer.batch_size))
         train = data.train
         data.train = Split(train.stored[keep], None if train.labels is None else train.labels[keep], None, train.device)
+    flops = epoch_flops(cfg, experiment, args)
+    peak = PeakMeter(device)
+    peak.measure()
     with tempfile.TemporaryDirectory() as run_dir:
         start_ours()
         result = fit(model, likelihood, regularizers, data, cfg, Path(run_dir), NullWriter(), reference_epoch)
@@ -222,12 +231,32 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
         "reference": side(theirs, reference_resident, test["reference"]),
         "aecli_final_train_loss": result.train["total"],
     }
+    report["flops"], report["peak"] = flops, peak.report()
+    for key in ("aecli", "reference"):
+        report[key]["roofline"] = roofline(flops["per_epoch"], report[key]["median_epoch_seconds"],
+                                           report[key]["median_epoch_cpu_seconds"], report["peak"])
     if name == "vae":  # kept for the t-SNE timings: trained codes, as `aecli train` would draw them
         args.trained_codes = encode_split(model, data.test, 4096).cpu()
     report["speedup"] = report["reference"]["median_epoch_seconds"] / report["aecli"]["median_epoch_seconds"]
     report["speedup_cpu_time"] = report["reference"]["median_epoch_cpu_seconds"] / report["aecli"]["median_epoch_cpu_seconds"]
     report["test_loss_gap"] = report["aecli"]["test_loss"] - report["reference"]["test_loss"]
     return report
+
+
+def epoch_flops(cfg, experiment, args: argparse.Namespace) -> dict[str, Any]:
+    """FLOPs of one epoch of config `cfg`: its training steps (forward + backward, counted on
+    one real batch) and its validation pass (forward), each per sample times the samples."""
+    data, likelihood, regularizers = experiment.data, experiment.likelihood, experiment.regularizers
+    batch = int(cfg.trainer.batch_size)
+    x = data.training_batch(data.train.batch(slice(0, batch)))
+    train = step_flops(experiment.model, lambda twin: make_step_loss(twin, likelihood, regularizers, cfg.trainer), x) / len(x)
+    x_val = data.val.batch(slice(0, min(batch, len(data.val))))
+    val = eval_flops(experiment.model, lambda m, v: loss_terms(m, likelihood, regularizers, v, corrupt=False), x_val) / len(x_val)
+    num_train = min(len(data.train), 4 * batch) if args.quick else len(data.train)
+    per_epoch = train * num_train + val * len(data.val)
+    return {"train_per_sample": train, "val_per_sample": val, "per_epoch": per_epoch,
+            "how": "torch.utils.flop_counter.FlopCounterMode on one real training step (forward + backward) and one "
+                   "validation forward, per sample, times the training and validation samples of an epoch"}
 
 
 def bench_variants(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
@@ -418,6 +447,7 @@ def markdown(report: dict[str, Any]) -> str:
                 + (f" {a['cuda_max_allocated_mib']:.0f} / {r['cuda_max_allocated_mib']:.0f} |" if cuda else "")
             )
         lines.append("")
+        lines += roofline_table(report["configs"])
         for row in report["configs"]:
             lines.append(f"- {row['config']}: epoch seconds aecli {row['aecli']['epoch_seconds']}, "
                          f"reference {row['reference']['epoch_seconds']}; CPU seconds aecli {row['aecli']['epoch_cpu_seconds']}, "
@@ -449,6 +479,26 @@ def markdown(report: dict[str, Any]) -> str:
                      f"({100 * d['tsne_seconds'] / d['wall_seconds']:.0f}% of the wall time)")
         lines.append("")
     return "\n".join(lines)
+
+
+def roofline_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The roofline columns: each config's FLOPs per epoch over its median epoch time, against
+    the matrix-product peak measured between its epochs."""
+    lines = [
+        "Roofline: FLOPs per epoch (FlopCounterMode on the real model: training forward + backward, validation forward) "
+        "over the median epoch time, against the practical peak measured between the epochs of the same run "
+        f"({rows[0]['peak']['how']}). CPU-time fraction: the same ratio in GFLOP per CPU second of this process.",
+        "",
+        "| config | GFLOP/epoch | peak GFLOP/s | aecli GFLOP/s | aecli fraction of peak | aecli fraction (CPU time) "
+        "| reference GFLOP/s | reference fraction of peak |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        a, r = row["aecli"]["roofline"], row["reference"]["roofline"]
+        lines.append(f"| {row['description']} | {a['gflop_per_epoch']:.1f} | {row['peak']['gflops']:.0f} | {a['achieved_gflops']:.0f} "
+                     f"| **{a['fraction_of_peak']:.2f}** | {a['fraction_of_peak_cpu_time']:.2f} | {r['achieved_gflops']:.0f} "
+                     f"| {r['fraction_of_peak']:.2f} |")
+    return [*lines, ""]
 
 
 def log(message: str) -> None:

@@ -21,7 +21,7 @@ MAX_ITER = Int(
     min=TSNE_FIRST_PHASE + 1,
     requirement=f"be an integer > {TSNE_FIRST_PHASE} (its first {TSNE_FIRST_PHASE} iterations are early exaggeration)",
 )
-TSNE_BACKENDS = ("sklearn", "opentsne")
+TSNE_BACKENDS = ("auto", "sklearn", "opentsne")  # auto: by the number of points (aecli.report.latents.tsne_backend)
 OPTIMIZERS = ("adam", "adamw", "sgd")
 PRECISIONS = ("fp32", "bf16")
 PRETRAIN = ("none", "layerwise")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from typing import Callable
@@ -23,6 +24,8 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": lambda params, cfg, fused: torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, **_decay(cfg)),
 }
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+log = logging.getLogger("aecli")
 
 StepLoss = Callable[[Tensor], dict[str, Tensor]]
 
@@ -49,6 +52,9 @@ def make_step_loss(model: Autoencoder, likelihood: Likelihood, regularizers: lis
     `trainer.precision=bf16` and compiled with torch.compile when `trainer.compile=true`."""
     dtype = PRECISIONS[trainer.precision]
     device_type = next(model.parameters()).device.type
+    if dtype is torch.bfloat16 and device_type == "cpu" and not cpu_has_bf16():
+        log.warning("trainer.precision=bf16 on a CPU without bf16 instructions (AVX512-BF16 or AMX): "
+                    "expect it several times slower than fp32 (docs/performance.md, bf16)")
 
     def step_loss(x: Tensor) -> dict[str, Tensor]:
         if dtype is None:  # fp32: no autocast context at all
@@ -57,6 +63,16 @@ def make_step_loss(model: Autoencoder, likelihood: Likelihood, regularizers: lis
             return loss_terms(model, likelihood, regularizers, x)[0]
 
     return _compiled(step_loss, device_type) if trainer.compile else step_loss
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products natively (oneDNN's own check: AVX512-BF16
+    or AMX); without, bf16 is emulated through fp32 and only adds conversions."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check()) if check is not None else False
+    except RuntimeError:
+        return False
 
 
 def _compiled(step_loss: StepLoss, device_type: str) -> StepLoss:

@@ -70,7 +70,7 @@ class VAE(Regularizer):
 
     def diagnostics(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
         per_dim = kl_per_dimension(forward.stats["mean"], forward.stats["logvar"]).mean(0)
-        return {"kl_unweighted": per_dim.sum(), **{f"kl_dim_{i}": value for i, value in enumerate(per_dim)}}
+        return {"kl_unweighted": per_dim.sum(), **{f"kl_dim_{i}": value for i, value in enumerate(per_dim.unbind())}}
 
     def check(self, model: Autoencoder, data: Dataset) -> None:
         if not model.variational:  # the model was built without the Gaussian code layer this term declares

@@ -6,6 +6,7 @@ One place for the end of `aecli train` and for `aecli visualize-latents`: encode
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,11 @@ from aecli.errors import UserError
 from aecli.models import Autoencoder
 from aecli.report.figures import plt, to_unit_range
 from aecli.runs.store import atomic_write
+
+# tsne.backend=auto: openTSNE (when installed) from this many points on, where it was measured
+# faster than scikit-learn; its FFT-accelerated gradients from FFT_FROM points on (docs/performance.md).
+OPENTSNE_FROM = 5000
+FFT_FROM = 10000
 
 
 @dataclass
@@ -51,6 +57,14 @@ def subsample(total: int, num_points: int, seed: int) -> np.ndarray:
     if total <= num_points:
         return np.arange(total)
     return np.sort(np.random.default_rng(seed).choice(total, size=num_points, replace=False))
+
+
+def tsne_backend(backend: str, num_points: int) -> str:
+    """The backend that embeds `num_points` codes: `backend` itself, or for "auto" openTSNE when
+    it is installed and there are at least OPENTSNE_FROM points, else scikit-learn."""
+    if backend != "auto":
+        return backend
+    return "opentsne" if num_points >= OPENTSNE_FROM and importlib.util.find_spec("openTSNE") is not None else "sklearn"
 
 
 def check_tsne_backend(backend: str) -> None:
@@ -97,6 +111,7 @@ def embed_codes(
 def _tsne(codes: np.ndarray, perplexity: float, seed: int, backend: str, max_iter: int) -> np.ndarray:
     from threadpoolctl import threadpool_limits
 
+    backend = tsne_backend(backend, len(codes))
     check_tsne_backend(backend)
     init = "pca" if codes.shape[1] >= 2 else "random"
     threads = torch.get_num_threads()
@@ -109,6 +124,7 @@ def _tsne(codes: np.ndarray, perplexity: float, seed: int, backend: str, max_ite
             embedding = OpenTSNE(
                 n_components=2, perplexity=perplexity, initialization=init, random_state=seed, n_jobs=threads,
                 early_exaggeration_iter=TSNE_FIRST_PHASE, n_iter=max_iter - TSNE_FIRST_PHASE,
+                negative_gradient_method="fft" if len(codes) >= FFT_FROM else "bh",
             )
             return np.asarray(embedding.fit(codes))
         from sklearn.manifold import TSNE

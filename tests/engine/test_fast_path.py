@@ -43,6 +43,19 @@ def test_bf16_step_on_the_cpu_gives_a_finite_loss_close_to_fp32_and_gradients():
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_once_that_it_is_slower(native, monkeypatch, caplog):
+    from aecli.engine import optim
+
+    monkeypatch.setattr(optim, "cpu_has_bf16", lambda: native)
+    model, likelihood = tiny_model(), build_likelihood(OmegaConf.create({"name": "gaussian", "sigma": 1.0}))
+    with caplog.at_level("WARNING", logger="aecli"):
+        make_step_loss(model, likelihood, [], trainer(precision="bf16"))
+        make_step_loss(model, likelihood, [], trainer())  # fp32: never a word
+    warnings = [r.message for r in caplog.records if "bf16" in r.message]
+    assert warnings == ([] if native else [warnings[0]]) and (native or "without bf16 instructions" in warnings[0])
+
+
 @pytest.mark.parametrize("key, value", [("precision", "fp16"), ("compile", "yes")])
 def test_unknown_fast_path_settings_are_user_errors(key, value):
     with pytest.raises(UserError, match=f"trainer.{key}"):
@@ -81,6 +94,29 @@ def test_opentsne_backend_embeds_the_codes_in_two_dimensions():
     torch.manual_seed(0)
     embedding = embed_codes(torch.randn(120, 5), "tsne", 100, 30.0, 0, backend="opentsne")
     assert embedding.points.shape == (100, 2) and np.isfinite(embedding.points).all()
+
+
+def test_auto_tsne_backend_takes_opentsne_only_for_many_points_and_only_when_installed(monkeypatch):
+    import importlib.util
+
+    from aecli.report import latents
+
+    # An explicit backend is kept whatever the number of points.
+    assert latents.tsne_backend("sklearn", 10**6) == "sklearn"
+    assert latents.tsne_backend("opentsne", 10) == "opentsne"
+    assert latents.tsne_backend("auto", latents.OPENTSNE_FROM - 1) == "sklearn"
+    installed = importlib.util.find_spec("openTSNE") is not None
+    assert latents.tsne_backend("auto", latents.OPENTSNE_FROM) == ("opentsne" if installed else "sklearn")
+    monkeypatch.setattr(latents.importlib.util, "find_spec", lambda name: None)  # openTSNE not installed
+    assert latents.tsne_backend("auto", 10**6) == "sklearn"
+
+
+def test_runs_written_before_the_auto_tsne_backend_keep_scikit_learn():
+    from aecli.config.migrate import migrate
+
+    old = migrate(OmegaConf.create({"tsne": {"enabled": True}}))
+    assert old.tsne.backend == "sklearn"
+    assert OmegaConf.load(REPO / "configs" / "train.yaml").tsne.backend == "auto"
 
 
 @pytest.mark.parametrize("max_iter", [250, 100, 500.0, True])
