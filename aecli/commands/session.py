@@ -19,6 +19,7 @@ from aecli.engine.state import FitResult
 
 log = logging.getLogger("aecli")
 
+MIN_TSNE_POINTS = 4  # scikit-learn needs perplexity < points; with 3 or fewer codes the picture says nothing
 # What a diverged run records in metrics.json; a later successful resume drops them.
 FAILURE_KEYS = ("failure", "failure_epoch", "failure_step", "failure_term")
 
@@ -176,6 +177,9 @@ def _latent_plot(session: Session, writer: Any, step: int) -> dict[str, float]:
 
     cfg, (data, _, _, model) = session.cfg, _parts(session)
     method, png = ("scatter", "latent.png") if model.latent_dim == 2 else ("tsne", "tsne.png")
+    if method == "tsne" and len(data.test) < MIN_TSNE_POINTS:  # t-SNE needs a neighbourhood to place each point in
+        log.info("t-SNE skipped: the test split holds %d codes, fewer than %d", len(data.test), MIN_TSNE_POINTS)
+        return {}
     drawn = draw_latents(
         model, data, method, cfg.tsne.num_points, float(cfg.tsne.perplexity), cfg.seed, session.run_dir / png,
         writer, step, cfg.trainer.eval_batch_size, projector=cfg.tsne.embedding_projector, backend=cfg.tsne.backend,
