@@ -19,7 +19,7 @@ from aecli.engine.state import FitResult
 
 log = logging.getLogger("aecli")
 
-MIN_TSNE_POINTS = 4  # scikit-learn needs perplexity < points; with 3 or fewer codes the picture says nothing
+MIN_TSNE_POINTS = 2  # a t-SNE of one code cannot be drawn (scikit-learn needs perplexity < points)
 # What a diverged run records in metrics.json; a later successful resume drops them.
 FAILURE_KEYS = ("failure", "failure_epoch", "failure_step", "failure_term")
 
