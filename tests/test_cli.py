@@ -143,9 +143,12 @@ def test_broken_yaml_in_a_users_config_folder_is_one_line_with_file_and_line(tmp
     assert f"{broken}, line 3, column 11: expected ',' or ']'" in one_line(result)
 
 
-@pytest.mark.parametrize("command", ["evaluate", "visualize-latents"])
-def test_run_commands_without_run_say_how_to_give_it(command, tmp_path):
-    result = run_cli(command, cwd=tmp_path, check=False)
+@pytest.mark.parametrize(
+    "args", [["evaluate"], ["visualize-latents"], ["evaluate", "run=null"], ["encode", "split=test", "output=codes.npy"]]
+)
+def test_run_commands_without_run_say_how_to_give_it(args, tmp_path):
+    command = args[0]
+    result = run_cli(*args, cwd=tmp_path, check=False)
     assert f"aecli {command}: error: run is required: pass run=RUN_DIR, a directory written by aecli train" in one_line(result)
 
 

@@ -131,22 +131,28 @@ def _sweep_job_failed(line: str, error: UserError, cfg: Any) -> float:
 REQUIRED_HINTS = {"run": "run=RUN_DIR, a directory written by aecli train", "labels": "labels=N, e.g. labels=100"}
 
 
-def open_run(cfg: Any, declarations: dict, own_keys: set[str], writes_metrics: bool = True) -> Any:
-    """What every command on a finished run does first: check its own settings, reopen the run
-    (`aecli.load_run`) with the rest of `cfg` as overrides of the run's config, hold torch to
-    the run's `trainer.num_threads`, as train does, and (for a command that writes metrics)
-    refuse a damaged metrics.json before any work rather than after."""
+def check_command(cfg: Any, declarations: dict) -> None:
+    """A command's own settings, before any work: every required one given (one line saying how
+    to give it) and every value as declared (aecli.config.keys)."""
     from omegaconf import OmegaConf
 
-    from aecli.api import load_run
     from aecli.config.validate import validate_command_config
-    from aecli.runs.open import command_overrides
-    from aecli.runs.store import read_metrics
 
-    missing = sorted(OmegaConf.missing_keys(cfg))
+    missing = sorted(OmegaConf.missing_keys(cfg)) or (["run"] if "run" in cfg and cfg.run is None else [])
     if missing:
         raise UserError(f"{missing[0]} is required: pass {REQUIRED_HINTS.get(missing[0], missing[0] + '=...')}")
     validate_command_config(cfg, declarations)
+
+
+def open_run(cfg: Any, own_keys: set[str], writes_metrics: bool = True) -> Any:
+    """What every command on a finished run does after `check_command`: reopen the run
+    (`aecli.load_run`) with the rest of `cfg` as overrides of the run's config, hold torch to
+    the run's `trainer.num_threads`, as train does, and (for a command that writes metrics)
+    refuse a damaged metrics.json before any work rather than after."""
+    from aecli.api import load_run
+    from aecli.runs.open import command_overrides
+    from aecli.runs.store import read_metrics
+
     run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, own_keys))
     if run.cfg.trainer.num_threads is not None:
         import torch

@@ -10,7 +10,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, ListConfig
 
-from aecli.commands.app import report_user_errors
+from aecli.commands.app import check_command, open_run, report_user_errors
 from aecli.errors import UserError
 
 OWN_KEYS = {"run", "checkpoint", "input", "split", "output", "layout", "image_size", "channels", "label_column", "delimiter"}
@@ -20,19 +20,15 @@ OUTPUT_SUFFIXES = (".npy", ".npz", ".csv")
 def encode(cfg: DictConfig) -> Path:
     """Write the codes the config asks for; returns the output path."""
     from aecli.config.keys import ENCODE
-    from aecli.config.validate import validate_command_config
 
     started = time.perf_counter()
-    validate_command_config(cfg, ENCODE)
+    check_command(cfg, ENCODE)
     output = Path(str(cfg.output)).expanduser()
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UserError(f"output={output} must end in .npy, .npz or .csv")
     if (cfg.input is None) == (cfg.split is None):
         raise UserError("give exactly one of input=PATH (new data) or split=train|val|test (the run's own)")
-    from aecli.api import load_run
-    from aecli.runs.open import command_overrides
-
-    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, OWN_KEYS))
+    run = open_run(cfg, OWN_KEYS, writes_metrics=False)
     codes, labels, what = _codes_of_split(run, str(cfg.split)) if cfg.split else _codes_of_input(run, cfg)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_codes(output, codes, labels)

@@ -8,7 +8,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import open_run, report_user_errors
+from aecli.commands.app import check_command, open_run, report_user_errors
 
 OWN_KEYS = {"run", "checkpoint", "probe", "mig_bins", "factor_corr_method", "sparsity_threshold", "nll_iw_samples"}
 
@@ -25,23 +25,20 @@ def evaluate(cfg: DictConfig) -> dict:
     import time
 
     from aecli.config.keys import EVALUATE
-    from aecli.config.validate import validate_command_config
-    from aecli.runs.open import run_argument, writing_into_run
+    from aecli.runs.open import writing_into_run
 
     started = time.perf_counter()
-    run_dir = run_argument(cfg, "evaluate")
-    validate_command_config(cfg, EVALUATE)
-    with writing_into_run(run_dir, "evaluate"):
+    check_command(cfg, EVALUATE)
+    with writing_into_run(cfg.run, "evaluate"):
         return _evaluate(cfg, started)
 
 
 def _evaluate(cfg: DictConfig, started: float) -> dict:
     import time
 
-    from aecli.config.keys import EVALUATE
     from aecli.runs.store import merge_metrics
 
-    run = open_run(cfg, EVALUATE, OWN_KEYS)
+    run = open_run(cfg, OWN_KEYS)
 
     from torch.utils.tensorboard import SummaryWriter
 

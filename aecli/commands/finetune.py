@@ -10,7 +10,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import open_run, report_user_errors
+from aecli.commands.app import check_command, open_run, report_user_errors
 from aecli.config.keys import FINETUNE
 
 OWN_KEYS = {"run", "checkpoint", "labels", "val_labels", "epochs", "batch_size", "lr", "seed"}
@@ -27,7 +27,8 @@ def main(cfg: DictConfig) -> None:
 def finetune(cfg: DictConfig) -> tuple[Any, Any]:
     """Compare fine-tuning with training from scratch on the run `cfg.run`, write the two test
     accuracies and the curves; returns the run and the comparison (aecli.evaluation.finetuning)."""
-    run = open_run(cfg, FINETUNE, OWN_KEYS)
+    check_command(cfg, FINETUNE)
+    run = open_run(cfg, OWN_KEYS)
 
     from torch.utils.tensorboard import SummaryWriter
 

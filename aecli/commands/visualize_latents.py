@@ -6,7 +6,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import open_run, report_user_errors
+from aecli.commands.app import check_command, open_run, report_user_errors
 
 OWN_KEYS = {
     "run", "checkpoint", "method", "num_points", "perplexity", "seed", "embedding_projector", "max_iter", "backend",
@@ -26,26 +26,22 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
     import time
 
     from aecli.config.keys import VISUALIZE_LATENTS
-    from aecli.config.validate import validate_command_config
-    from aecli.runs.open import run_argument, writing_into_run
+    from aecli.runs.open import writing_into_run
 
     started = time.perf_counter()
-    run_dir = run_argument(cfg, "visualize-latents")
-    validate_command_config(cfg, VISUALIZE_LATENTS)
+    check_command(cfg, VISUALIZE_LATENTS)
     if cfg.method == "tsne":
         from aecli.report.latents import check_tsne_backend
 
         check_tsne_backend(cfg.backend)
-    with writing_into_run(run_dir, "visualize-latents"):
+    with writing_into_run(cfg.run, "visualize-latents"):
         return _draw(cfg, started)
 
 
 def _draw(cfg: DictConfig, started: float) -> list[str]:
     import time
 
-    from aecli.config.keys import VISUALIZE_LATENTS
-
-    run = open_run(cfg, VISUALIZE_LATENTS, OWN_KEYS, writes_metrics=False)
+    run = open_run(cfg, OWN_KEYS, writes_metrics=False)
 
     from torch.utils.tensorboard import SummaryWriter
 

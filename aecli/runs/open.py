@@ -20,13 +20,6 @@ from aecli.runs.lock import hold_run_lock
 from aecli.runs.store import read_run_config, writable_problem
 
 
-def run_argument(cfg: DictConfig, command: str) -> str:
-    """The command's `run=` (mandatory in its config), or one line saying how to give it."""
-    if OmegaConf.is_missing(cfg, "run") or cfg.run is None:
-        raise UserError("run is required: pass run=RUN_DIR, a directory written by aecli train")
-    return str(cfg.run)
-
-
 @contextmanager
 def writing_into_run(run: str | Path, command: str) -> Iterator[None]:
     """Hold the run folder's lock for a command that writes into it (metrics.json, TensorBoard,
