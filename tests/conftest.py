@@ -222,6 +222,12 @@ def write_fake_mnist(raw_dir: Path, num_train: int = 60, num_test: int = 20, gz:
         "t10k-images-idx3-ubyte": rng.integers(0, 256, (num_test, 28, 28)),
         "t10k-labels-idx1-ubyte": np.arange(num_test) % 10,
     }
+    write_idx_files(raw_dir, arrays, gz)
+    return arrays
+
+
+def write_idx_files(raw_dir: Path, arrays: dict[str, np.ndarray], gz: bool = True) -> None:
+    """Each array as the IDX file of its name in `raw_dir`, gzipped (`<name>.gz`) or not."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     for name, array in arrays.items():
         payload = idx_bytes(array)
@@ -229,4 +235,3 @@ def write_fake_mnist(raw_dir: Path, num_train: int = 60, num_test: int = 20, gz:
             (raw_dir / f"{name}.gz").write_bytes(gzip.compress(payload))
         else:
             (raw_dir / name).write_bytes(payload)
-    return arrays

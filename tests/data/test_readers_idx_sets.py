@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from aecli.data.idx_sets import FILE_NAMES, IDX_SETS, read_idx_set
+from conftest import idx_bytes, write_idx_files
 from aecli.errors import UserError
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(np.uint8).tobytes()
 
 
 def write_idx_set(raw_dir: Path, num_train: int = 12, num_test: int = 5, gz: bool = True) -> dict[str, np.ndarray]:
@@ -29,13 +23,7 @@ def write_idx_set(raw_dir: Path, num_train: int = 12, num_test: int = 5, gz: boo
         "test_images": rng.integers(0, 256, (num_test, 28, 28)),
         "test_labels": rng.integers(0, 10, num_test),
     }
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    for key, array in arrays.items():
-        payload = idx_bytes(array)
-        if gz:
-            (raw_dir / f"{FILE_NAMES[key]}.gz").write_bytes(gzip.compress(payload))
-        else:
-            (raw_dir / FILE_NAMES[key]).write_bytes(payload)
+    write_idx_files(raw_dir, {FILE_NAMES[key]: array for key, array in arrays.items()}, gz)
     return arrays
 
 
