@@ -63,7 +63,8 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
         brought.append(f"likelihood={candidate.name} (auto: data in [{low:.3g}, {high:.3g}])")
     for regularizer in regularizers:
         regularizer.check(model, data)
-    model.fit_input(data.train.x)
+    if model.needs_input_statistics:  # the whole train split as float: only for a model that uses it
+        model.fit_input(data.train.x)
     placed = data.to(device, data_budget(device, str(cfg.data.placement)))
     return Experiment(placed, likelihood, regularizers, model.to(device), brought)
 

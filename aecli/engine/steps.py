@@ -107,7 +107,7 @@ def reconstruction_nll(model: Autoencoder, likelihood: Likelihood, split: Split,
     likelihood's negative log-likelihood, nats per sample, (N,)."""
     model.eval()
     return torch.cat([
-        likelihood.nll(model.decode(model.encode(x), x), x) for x in split.x.split(batch_size)
+        likelihood.nll(model.decode(model.encode(x), x), x) for x in split.batches(batch_size)
     ])
 
 

@@ -70,9 +70,10 @@ def compare_finetuning(
     num_classes = 1 + int(max(split.labels.max() for split in (data.train, data.val, data.test)))
     # The train split as the model saw it (variance-MNIST draws its noise here, seeded by the run).
     torch.manual_seed(run.cfg.seed)
-    train_x = data.training_batch(data.train.x[torch.as_tensor(train_idx, device=data.train.x.device)])
+    train_x = data.training_batch(data.train.batch(torch.as_tensor(train_idx)))
     splits = (
-        train_x, data.train.labels[train_idx], data.val.x[val_idx], data.val.labels[val_idx], data.test.x, data.test.labels,
+        train_x, data.train.labels[train_idx], data.val.batch(torch.as_tensor(val_idx)), data.val.labels[val_idx],
+        data.test.x, data.test.labels,
     )
     results, seconds = {}, {}
     for name, network in (("pretrained", encoder), ("scratch", scratch_encoder)):

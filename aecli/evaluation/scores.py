@@ -69,17 +69,18 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
     # The train split as the model saw it (variance-MNIST draws its noise here, seeded by the run).
     torch.manual_seed(run.cfg.seed)
     train = Split(data.training_batch(data.train.x), data.train.labels, data.train.factors)
+    test_x = data.test.x  # the whole test split as float, once (uint8 sets are stored as bytes)
     with timer("codes"):
         test_codes = _numpy(encode_split(model, data.test, batch_size))
         train_codes = _numpy(encode_split(model, train, batch_size)) if data.test.labels is not None else None
 
     with timer("pca"):
         pca = metrics.fit_pca(_numpy(train.x), model.latent_dim)
-        out["pca_recon_sse"] = metrics.pca_reconstruction_sse(pca, _numpy(data.test.x))
+        out["pca_recon_sse"] = metrics.pca_reconstruction_sse(pca, _numpy(test_x))
         if model.is_linear:
             out["pca_angle_deg"] = metrics.largest_principal_angle_deg(decoder_basis(model), pca.components_.T)
 
-    downstream = _downstream(run, settings, train, train_codes, test_codes, result.seconds)
+    downstream = _downstream(run, settings, train, test_x, train_codes, test_codes, result.seconds)
     out.update(downstream.metrics)
     result.anomaly, result.notes = downstream.anomaly, downstream.notes
 
@@ -87,7 +88,7 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
         _factor_scores(result, test_codes, _numpy(data.test.factors), data.factor_names, settings)
 
     with timer("jacobian"):
-        out["jacobian_fro"] = mean_squared_jacobian_norm(model, data.test.x, max(1, batch_size // model.latent_dim))
+        out["jacobian_fro"] = mean_squared_jacobian_norm(model, test_x, max(1, batch_size // model.latent_dim))
     out["code_sparsity"] = metrics.code_sparsity(test_codes, float(settings.sparsity_threshold))
 
     for regularizer in run.experiment.regularizers:  # figures only a term gives meaning to (the VAE's bounds)
@@ -101,8 +102,8 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
 
 
 def _downstream(
-    run: Run, settings: DictConfig, train: Split, train_codes: np.ndarray | None, test_codes: np.ndarray,
-    seconds: dict[str, float],
+    run: Run, settings: DictConfig, train: Split, test_x: Tensor, train_codes: np.ndarray | None,
+    test_codes: np.ndarray, seconds: dict[str, float],
 ) -> Downstream:
     """What the codes are good for (aecli.evaluation.downstream): the probes with every label and
     with few, anomaly detection of the classes left out of training, the PPCA baseline."""
@@ -131,7 +132,7 @@ def _downstream(
                 model, likelihood, run.experiment.regularizers, data.test, data.excluded_classes, settings, batch_size, result
             )
     with _timed(seconds, "ppca"):
-        ppca_baseline(train.x, data.test.x, model.latent_dim, likelihood, result)
+        ppca_baseline(train.x, test_x, model.latent_dim, likelihood, result)
     if "ppca_nll" not in result.metrics:  # not applicable here: no time to report
         seconds.pop("ppca")
     return result

@@ -103,6 +103,11 @@ class Autoencoder(nn.Module):
         return None if codes is None else codes.to(next(self.parameters()).device)
 
     @torch.no_grad()
+    @property
+    def needs_input_statistics(self) -> bool:
+        """True when the model holds statistics of its training inputs (`fit_input`)."""
+        return any(isinstance(module, InputScaling) for module in self.modules())
+
     def fit_input(self, x: Tensor) -> None:
         """Set the statistics of the training inputs `x` (N, *sample_shape) that the model holds
         (aecli.models.scaling: the linear model's centring and scale); called once when a model is

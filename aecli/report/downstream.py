@@ -77,7 +77,7 @@ def interpolation_picture(
     path = slerp_codes if method == "slerp" else interpolate_codes
     rows = []
     for a, b in ends:
-        x = data.test.x[[int(a), int(b)]]
+        x = data.test.batch(torch.tensor([int(a), int(b)]))
         codes = model.encode(x).double().cpu().numpy()
         z = torch.as_tensor(path(codes[0], codes[1], steps), dtype=x.dtype, device=x.device)
         rows.append((x, likelihood.mean(model.decode(z))))
