@@ -96,13 +96,14 @@ def build(session: Session) -> None:
         log.info("resuming %s after epoch %d (+%d steps)", session.run_dir, session.resume["epoch"],
                  session.resume["train_state"]["step"])
     data, model = experiment.data, experiment.model
-    threads, why = choose_threads(cfg.trainer.num_threads, count_parameters(model), session.device)
+    num_parameters = count_parameters(model)
+    threads, why = choose_threads(cfg.trainer.num_threads, num_parameters, session.device)
     torch.set_num_threads(threads)
     log.info(
         "aecli train: dataset=%s (%d/%d/%d train/val/test samples of shape %s), model=%s (%s parameters, %s code), "
         "likelihood=%s, regularizer=[%s], device=%s, samples %s, threads=%d (%s)%s",
         cfg.dataset.name, len(data.train), len(data.val), len(data.test), tuple(data.sample_shape), cfg.model.name,
-        f"{count_parameters(model):,}", model.bottleneck.label, cfg.likelihood.name,
+        f"{num_parameters:,}", model.bottleneck.label, cfg.likelihood.name,
         ",".join(r.name for r in experiment.regularizers), session.device, data.placement, threads, why,
         "".join(f"; {line}" for line in experiment.brought),
     )
