@@ -25,7 +25,7 @@ TSNE_BACKENDS = ("auto", "sklearn", "opentsne")  # auto: by the number of points
 OPTIMIZERS = ("adam", "adamw", "sgd")
 PRECISIONS = ("fp32", "bf16")
 PRETRAIN = ("none", "layerwise")
-SCHEDULERS = ("none", "cosine", "step", "plateau")
+SCHEDULERS = ("none", "cosine", "wsd", "step", "plateau")
 DIRECTIONS = ("minimize", "maximize")
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
@@ -47,6 +47,7 @@ TRAIN: dict[str, Spec] = {
     "trainer.weight_decay": Float(min=0, nullable=True),
     "trainer.scheduler": Choice(*SCHEDULERS),
     "trainer.warmup_epochs": Int(min=0),
+    "trainer.decay_fraction": Float(min=0, max=1, min_open=True),
     "trainer.step_size": Int(min=1),
     "trainer.gamma": Float(min=0, max=1, min_open=True),
     "trainer.grad_clip": Float(min=0, min_open=True, nullable=True, requirement="be a number > 0 (the largest gradient norm) or null"),
@@ -105,7 +106,8 @@ VISUALIZE_LATENTS: dict[str, Spec] = {
     "method": Choice("tsne", "pca", "scatter"),
     "num_points": Int(min=2),
     "perplexity": Float(min=0, min_open=True),
-    "max_iter": MAX_ITER,
+    "max_iter": Int(min=TSNE_FIRST_PHASE + 1, nullable=True, requirement=(
+        f"be an integer > {TSNE_FIRST_PHASE} (its first {TSNE_FIRST_PHASE} iterations are early exaggeration) or null (by size)")),
     "backend": Choice(*TSNE_BACKENDS),
     "seed": Int(min=0, max=MAX_SEED, nullable=True),
     "embedding_projector": Bool(),

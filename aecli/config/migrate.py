@@ -22,6 +22,7 @@ ADDED: dict[str, Any] = {
     "trainer.weight_decay": None,
     "trainer.scheduler": "none",
     "trainer.warmup_epochs": 0,
+    "trainer.decay_fraction": 0.2,
     "trainer.step_size": 10,
     "trainer.gamma": 0.1,
     "trainer.grad_clip": None,
@@ -43,7 +44,7 @@ MODEL_ADDED: dict[str, dict[str, Any]] = {
         "input_gain": False, "code_activation": None, "kernel_sizes": None, "strides": None, "padding": None,
         "batch_norm": False, "hidden_dim": None, "separate_heads": False,
     },
-    "linear": {"normalize_input": False},
+    "linear": {"normalize_input": False, "init": "default"},
 }
 DATASET_ADDED: dict[str, dict[str, Any]] = {
     "mnist": {"exclude_classes": []},

@@ -1,6 +1,8 @@
 """The learning-rate schedule and early stopping, one decision per epoch.
 
-`trainer.scheduler`: none (constant), cosine (from trainer.lr down to 0 at the last epoch),
+`trainer.scheduler`: wsd (the default: warm-up, stable, decay; trainer.lr, then a linear decay
+over the last trainer.decay_fraction of the epochs, the last epoch at lr / (2 * decay epochs);
+Hägele et al. 2024), none (constant), cosine (from trainer.lr down to 0 at the last epoch),
 step (times trainer.gamma every trainer.step_size epochs), plateau (times trainer.gamma after
 trainer.step_size epochs without a better validation loss). `trainer.warmup_epochs` first rises
 linearly from lr / (warmup + 1) to lr; the schedule counts its epochs after the warm-up.
@@ -25,6 +27,7 @@ class Schedule:
     warmup: int = 0
     step_size: int = 10
     gamma: float = 0.1
+    decay_fraction: float = 0.2  # wsd: the last epochs that decay
     scale: float = 1.0  # plateau: the decays so far
     best: float = math.inf  # plateau: the best validation loss seen
     waiting: int = 0  # plateau: epochs since it improved
@@ -32,7 +35,7 @@ class Schedule:
     @classmethod
     def from_config(cls, trainer: DictConfig, state: dict[str, Any] | None = None) -> Schedule:
         schedule = cls(trainer.scheduler, float(trainer.lr), int(trainer.epochs), int(trainer.warmup_epochs),
-                       int(trainer.step_size), float(trainer.gamma))
+                       int(trainer.step_size), float(trainer.gamma), float(trainer.decay_fraction))
         for key in ("scale", "best", "waiting"):  # a resumed run's plateau state
             if state and key in state:
                 setattr(schedule, key, state[key])
@@ -48,6 +51,10 @@ class Schedule:
         after = epoch - self.warmup - 1  # epochs of the schedule already done
         if self.kind == "cosine":
             return self.lr * 0.5 * (1 + math.cos(math.pi * after / max(1, self.epochs - self.warmup)))
+        if self.kind == "wsd":  # stable, then a linear decay over the last decay_fraction of the epochs
+            decay = max(1, round(self.decay_fraction * (self.epochs - self.warmup)))
+            left = self.epochs - epoch  # epochs after this one
+            return self.lr if left >= decay else self.lr * (left + 0.5) / decay
         if self.kind == "step":
             return self.lr * self.gamma ** (after // self.step_size)
         return self.lr * self.scale  # none (scale stays 1) and plateau

@@ -13,7 +13,7 @@ from aecli.config.migrate import migrate
 from aecli.engine.schedule import Schedule, early_stop_reason
 from conftest import events, run_cli, train_in_process
 
-TRAINER = {"lr": 1.0, "epochs": 10, "warmup_epochs": 0, "step_size": 3, "gamma": 0.5}
+TRAINER = {"lr": 1.0, "epochs": 10, "warmup_epochs": 0, "step_size": 3, "gamma": 0.5, "decay_fraction": 0.2}
 
 
 def schedule(kind: str, **changes) -> Schedule:
@@ -28,6 +28,24 @@ def test_the_schedules_follow_their_closed_forms():
     warm = schedule("cosine", warmup_epochs=3)
     assert [warm.lr_at(e) for e in (1, 2, 3, 4)] == [0.25, 0.5, 0.75, 1.0]  # then the cosine over the 7 epochs left
     assert warm.lr_at(10) == pytest.approx(0.5 * (1 + math.cos(math.pi * 6 / 7)))
+
+
+def test_wsd_holds_the_rate_then_decays_linearly_over_the_last_fraction():
+    assert [schedule("wsd").lr_at(e) for e in range(1, 11)] == [1.0] * 8 + [0.75, 0.25]  # last 2 of 10 epochs
+    assert [schedule("wsd", decay_fraction=0.5).lr_at(e) for e in (5, 6, 10)] == [1.0, 0.9, 0.1]
+    assert [schedule("wsd", epochs=3).lr_at(e) for e in (1, 2, 3)] == [1.0, 1.0, 0.5]  # at least one epoch decays
+    warm = schedule("wsd", warmup_epochs=5, decay_fraction=0.4)  # 2 of the 5 epochs after the warm-up
+    assert [warm.lr_at(e) for e in (6, 8, 9, 10)] == [1.0, 1.0, 0.75, 0.25]
+
+
+def test_the_default_schedule_is_wsd_and_old_runs_keep_a_constant_rate():
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("aecli.configs", version_base="1.3"):
+        trainer = compose("train").trainer
+    assert trainer.scheduler == "wsd" and trainer.decay_fraction == 0.2
+    old = migrate(OmegaConf.create({"trainer": {"epochs": 3}}))
+    assert old.trainer.scheduler == "none"
 
 
 def test_plateau_decays_after_step_size_epochs_without_improvement_and_resumes_its_state():

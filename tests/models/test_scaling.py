@@ -60,11 +60,13 @@ def test_the_statistics_travel_in_the_state_dict_once_and_old_runs_keep_a_plain_
 def _trained_at_the_defaults(dataset: str) -> float:
     """The largest principal angle (degrees) to PCA of the train split of a linear model with a
     2-D code trained with every default of configs/train.yaml (Adam, lr 1e-3, batch 128, 30
-    epochs): the training loop's own steps without its validation, checkpoints and logs."""
+    epochs, the wsd schedule) and of the model (centred input, balanced orthogonal start): the
+    training loop's own steps without its validation, checkpoints and logs."""
     from hydra import compose, initialize_config_module
 
     from aecli.engine.build import build_experiment
     from aecli.engine.optim import build_optimizer, make_step_loss
+    from aecli.engine.schedule import Schedule
     from aecli.evaluation import metrics
     from aecli.evaluation.scores import decoder_basis
 
@@ -75,7 +77,10 @@ def _trained_at_the_defaults(dataset: str) -> float:
     model, train, trainer = experiment.model, experiment.data.train, cfg.trainer
     optimizer = build_optimizer(model, trainer)
     step_loss = make_step_loss(model, experiment.likelihood, experiment.regularizers, trainer)
-    for _ in range(trainer.epochs):
+    schedule = Schedule.from_config(trainer)
+    for epoch in range(1, trainer.epochs + 1):
+        for group in optimizer.param_groups:
+            group["lr"] = schedule.lr_at(epoch)
         for index in torch.randperm(len(train)).split(trainer.batch_size):
             optimizer.zero_grad(set_to_none=True)
             step_loss(train.batch(index))["total"].backward()
@@ -98,6 +103,22 @@ def test_aecli_train_of_a_linear_model_on_lines_reports_pcas_subspace(tmp_path):
     train_in_process(overrides, tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["pca_angle_deg"] < 1.0
+
+
+def test_the_linear_model_starts_as_a_projection_onto_a_random_subspace():
+    torch.manual_seed(0)
+    model = build_model(model_cfg("linear", latent_dim=3), (10,))
+    encoder, decoder = (next(m for m in part if isinstance(m, torch.nn.Linear)) for part in (model.encoder, model.decoder))
+    assert torch.allclose(encoder.weight @ encoder.weight.T, torch.eye(3), atol=1e-6)
+    assert torch.equal(decoder.weight, encoder.weight.T) and not encoder.bias.any() and not decoder.bias.any()
+    torch.manual_seed(0)
+    again = build_model(model_cfg("linear", latent_dim=3), (10,))
+    assert torch.equal(next(iter(again.parameters())), encoder.weight)  # seeded
+    torch.manual_seed(0)
+    plain = build_model(model_cfg("linear", latent_dim=3, init="default"), (10,))
+    assert not torch.equal(plain.decoder[0].weight, plain.encoder[2].weight.T)
+    vae = build_model(model_cfg("linear", latent_dim=3), (10,), num_params=2)  # two outputs per dimension
+    assert (vae.decoder[0].weight.shape, bool(vae.decoder[0].bias.any())) == ((20, 3), True)  # its own init
 
 
 def test_an_mlp_may_centre_its_input_too_but_not_under_layerwise_pretraining():
