@@ -28,6 +28,16 @@ from aecli.runs.store import atomic_write
 # faster than scikit-learn; its FFT-accelerated gradients from FFT_FROM points on (docs/performance.md).
 OPENTSNE_FROM = 5000
 FFT_FROM = 10000
+# max_iter=None: the careful 1000 iterations below OPENTSNE_FROM codes; from there on 500, where
+# openTSNE's learning rate (N / 12) has converged the picture (docs/performance.md, t-SNE backend by size).
+ITERATIONS_SMALL, ITERATIONS_LARGE = 1000, 500
+
+
+def tsne_iterations(max_iter: int | None, num_points: int) -> int:
+    """`max_iter` itself, or for None the iterations chosen by the number of codes."""
+    if max_iter is not None:
+        return int(max_iter)
+    return ITERATIONS_SMALL if num_points < OPENTSNE_FROM else ITERATIONS_LARGE
 
 
 @dataclass
@@ -78,12 +88,13 @@ def check_tsne_backend(backend: str) -> None:
 
 def embed_codes(
     codes: Tensor, method: str, num_points: int, perplexity: float, seed: int, backend: str = "sklearn",
-    max_iter: int = 1000,
+    max_iter: int | None = 1000,
 ) -> LatentEmbedding:
     """2-D points for at most `num_points` codes (a fixed-seed subsample).
 
     tsne: scikit-learn (or openTSNE with `backend="opentsne"`), PCA initialization, fixed
-    seed, `max_iter` iterations in all (the first 250 early exaggeration), as many threads as
+    seed, `max_iter` iterations in all (the first 250 early exaggeration; None: by size,
+    tsne_iterations), as many threads as
     torch uses (trainer.num_threads); pca: the top two principal
     components of the subsample; scatter: the 2-D code itself.
     """
@@ -95,7 +106,7 @@ def embed_codes(
     if method == "tsne":
         # Perplexity must stay below the number of points; tiny test splits would fail otherwise.
         perplexity = float(min(perplexity, max(1.0, (count - 1) / 3)))
-        points = _tsne(chosen, perplexity, seed, backend, max_iter)
+        points = _tsne(chosen, perplexity, seed, backend, tsne_iterations(max_iter, count))
         return LatentEmbedding(method, points, chosen, index, time.perf_counter() - start, f"t-SNE of {count} test codes")
     if method == "pca":
         from sklearn.decomposition import PCA
@@ -200,7 +211,7 @@ def draw_latents(
     batch_size: int,
     projector: bool = True,
     backend: str = "sklearn",
-    max_iter: int = 1000,
+    max_iter: int | None = 1000,
 ) -> LatentEmbedding:
     """Encode the test split, embed and draw it; save `png_path`, add the figure to `writer` as
     `latent/<method>` and, with `projector`, the codes with their labels (and, for images,

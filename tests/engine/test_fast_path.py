@@ -133,3 +133,11 @@ def test_tsne_max_iter_sets_how_long_the_embedding_is_optimized():
     short, again, full = (embed_codes(codes, "tsne", 150, 30.0, 0, max_iter=n).points for n in (300, 300, 1000))
     np.testing.assert_array_equal(short, again)  # same seed, same iterations: the same picture
     assert not np.allclose(short, full)
+
+
+def test_visualize_latents_chooses_tsne_iterations_by_size_unless_told():
+    from aecli.report.latents import OPENTSNE_FROM, tsne_iterations
+
+    assert tsne_iterations(None, OPENTSNE_FROM - 1) == 1000  # the careful picture below openTSNE's sizes
+    assert tsne_iterations(None, OPENTSNE_FROM) == tsne_iterations(None, 10000) == 500
+    assert tsne_iterations(700, 10000) == 700 and tsne_iterations(300, 10) == 300
