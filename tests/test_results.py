@@ -1,12 +1,15 @@
-"""The results page reads each experiment's claim from its YAML and words the run's figures."""
+"""The results page reads each experiment's claim and targets from its YAML, words the runs'
+figures as mean ± sd over seeds and says on which seed a target was missed."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from aecli.results import load_entries
-from aecli.results.entries import describe
-from aecli.results.page import write_page
+from aecli.results.entries import Target, describe, figure
+from aecli.results.page import verdict, write_page
 from aecli.results.runner import Outcome
 
 MNIST_AE = {"probe_linear_acc": 0.8722, "probe_knn_acc": 0.9031, "recon_sse": 17.87, "pca_recon_sse": 26.73}
@@ -16,34 +19,87 @@ def entry(name: str):
     return next(e for e in load_entries() if e.experiment == name)
 
 
+def completed(*runs):
+    return {seed: Outcome("completed", 10.0, metrics) for seed, metrics in enumerate(runs)}
+
+
 def test_every_experiment_states_its_claim_and_anchor():
     for found in load_entries():
         assert found.claim and found.anchor and found.figures, found.experiment
 
 
-def test_figures_are_worded_from_the_metrics():
-    text = describe(entry("mnist_ae"), MNIST_AE, {})
+def test_the_issue_targets_are_declared():
+    assert Target("probe_linear_acc", ">=", 0.90) in entry("mnist_ae").targets
+    assert entry("hinton2006").targets == [Target("recon_sse", "<=", 3.0)]
+    assert entry("hinton2006_2d").targets == []  # inherits the claim, not the 30-D target
+    assert Target("factors", ">=", 0.95) in entry("lines_vae3").targets  # from lines_vae
+    assert entry("variance_mnist_ae").targets == [Target("probe_linear_acc", "<=", -0.30, "variance_mnist_dae")]
+
+
+def test_an_experiment_another_is_measured_against_runs_first():
+    order = [found.experiment for found in load_entries()]
+    assert order.index("variance_mnist_dae") < order.index("variance_mnist_ae")
+
+
+@pytest.mark.parametrize("text", ["probe >= ", "probe > 0.9", "probe >= other + x", ">= 1"])
+def test_a_malformed_target_is_refused(text):
+    with pytest.raises(ValueError, match="claim target"):
+        Target.parse(text)
+
+
+def test_one_run_is_worded_without_a_spread():
+    text = describe(entry("mnist_ae"), [MNIST_AE], {})
     assert text == ("linear probe 87.2 %; kNN probe 90.3 %; test squared error per image 17.9; "
                     "PCA with the same code size 26.7")
 
 
+def test_seeds_are_worded_as_mean_and_sample_sd():
+    runs = [MNIST_AE | {"probe_linear_acc": acc} for acc in (0.90, 0.91, 0.92)]
+    assert describe(entry("mnist_ae"), runs, {}).startswith("linear probe 91.0 ± 1.0 %;")
+
+
 def test_a_compared_experiment_is_shown_beside():
     sparse = {"code_sparsity": 0.39, "recon_sse": 26.03}
-    text = describe(entry("sparse_mnist"), sparse, {"mnist_ae": {"code_sparsity": 0.03, "recon_sse": 17.87}})
+    text = describe(entry("sparse_mnist"), [sparse], {"mnist_ae": [{"code_sparsity": 0.03, "recon_sse": 17.87}]})
     assert text == "fraction of code entries below 0.1 0.39 (mnist_ae: 0.03); test squared error per image 26 (mnist_ae: 17.9)"
 
 
-def test_factor_rows_name_the_best_latent_per_factor():
-    metrics = {"active_units": 2, "kl": 5.33, "factor_corr": [[0.80, 0.10], [0.05, 0.98]], "mig": 0.25, "recon_sse": 0.162}
-    text = describe(entry("lines_vae"), metrics, {})
-    assert "best latent per factor (absolute Spearman r) a: z0 (0.80), b: z1 (0.98)" in text
+def test_factor_rows_name_the_best_latent_per_factor_and_seed():
+    runs = [{"factor_corr": [[0.80, 0.10], [0.05, 0.98]]}, {"factor_corr": [[0.10, -0.96], [0.90, 0.05]]}]
+    text = describe(entry("lines_vae") , [run | {"active_units": 2, "kl": 5, "mig": 0.2, "recon_sse": 0.1} for run in runs], {})
+    assert "a: 0.85 ± 0.07 (z0, z1); b: 0.97 ± 0.01 (z1, z0)" in text
+
+
+def test_factors_figure_is_the_weakest_and_zero_when_two_share_a_latent():
+    lines = entry("lines_vae")
+    assert figure(lines, {"factor_corr": [[0.99, 0.1], [0.2, -0.96], [0.0, 0.0]]}, "factors") == pytest.approx(0.96)
+    assert figure(lines, {"factor_corr": [[0.99, 0.97], [0.2, 0.5]]}, "factors") == 0.0
+
+
+def test_verdict_names_each_seed_that_misses():
+    runs = completed(MNIST_AE | {"probe_linear_acc": 0.91}, MNIST_AE | {"probe_linear_acc": 0.895}, MNIST_AE | {"probe_linear_acc": 0.92})
+    assert verdict(entry("mnist_ae"), runs, [0, 1, 2], {}) == "**missed**: seed 1: probe_linear_acc 89.5 %"
+    del runs[1]
+    assert verdict(entry("mnist_ae"), runs, [0, 1, 2], {}).startswith("so far (seeds 0, 2")
+    assert verdict(entry("mnist_ae"), completed(*[MNIST_AE | {"probe_linear_acc": 0.9}] * 3), [0, 1, 2], {}) == "yes (seeds 0, 1, 2)"
+
+
+def test_a_relative_target_uses_the_other_experiments_mean():
+    failing_ae = entry("variance_mnist_ae")
+    dae = [{"probe_linear_acc": 0.90}, {"probe_linear_acc": 0.92}]
+    assert verdict(failing_ae, completed({"probe_linear_acc": 0.60}), [0], {"variance_mnist_dae": dae}) == "yes (seeds 0)"
+    assert "missed" in verdict(failing_ae, completed({"probe_linear_acc": 0.62}), [0], {"variance_mnist_dae": dae})
+    assert "missed" in verdict(failing_ae, completed({"probe_linear_acc": 0.1}), [0], {})  # nothing to compare with yet
 
 
 def test_the_page_has_a_row_per_experiment_and_says_what_is_missing(tmp_path):
     entries = [entry("mnist_ae"), entry("lines_vae")]
-    outcomes = {"mnist_ae": Outcome("completed", 17.0, MNIST_AE | {"device": "cpu", "torch_threads": 1})}
+    outcomes = {("mnist_ae", 0): Outcome("completed", 17.0, MNIST_AE | {"device": "cpu", "torch_threads": 1}, load=[1.0, 1.4]),
+                ("mnist_ae", 1): Outcome("failed", 3.0, note="exit 1: boom")}
     page = tmp_path / "RESULTS.md"
-    write_page(page, entries, outcomes, "python -m aecli.results", datetime.now(timezone.utc), ["0.1, 0.1, 0.1"])
+    write_page(page, entries, outcomes, [0, 1], "python -m aecli.results --jobs 2", datetime.now(timezone.utc), ["0.1, 0.1, 0.1"])
     text = page.read_text()
     assert "| mnist_ae | A 10-D bottleneck" in text and "89.82 %" in text and "linear probe 87.2 %" in text
-    assert "| lines_vae |" in text and "not run" in text
+    assert "seed 1 failed: exit 1: boom" in text and "**missed**: seed 0: probe_linear_acc 87.2 %" in text
+    assert "| lines_vae |" in text and "seed 0 not run yet" in text
+    assert "2 at a time" in text and "over the runs: 1.0 to 1.4" in text

@@ -1,14 +1,14 @@
 """Run the ready-made experiments and write RESULTS.md from their metrics.json files.
 
-    python -m aecli.results --data-root DATA [--jobs N] [--threads T] [--out RESULTS.md] [NAME ...]
+    python -m aecli.results --data-root DATA [--seeds 0,1,2] [--jobs N] [--threads T] [--out RESULTS.md] [NAME ...]
 
-Each experiment is the real command, `aecli train +experiment=NAME data.root=DATA
-hydra.run.dir=RUNS/NAME` (which ends with `aecli evaluate`), run as a subprocess with
-T torch threads, N at a time. What each row claims, its anchor figure and which figures
-it reports come from the `claim:` block of configs/experiment/NAME.yaml. The page is
-rewritten after every experiment that ends, so an interrupted run still leaves a true page:
-an experiment that has not finished says so. A run folder that already holds a completed
-run is read, not trained again (delete it to redo it).
+Each experiment is the real command, `aecli train +experiment=NAME seed=S data.root=DATA
+hydra.run.dir=RUNS/NAME/seedS` (which ends with `aecli evaluate`), run once per seed as a
+subprocess with T torch threads, N at a time. What each row claims, its anchor figure, the
+targets every seed must meet and which figures it reports come from the `claim:` block of
+configs/experiment/NAME.yaml. The page is rewritten after every run that ends, so an
+interrupted run still leaves a true page: a run that has not finished says so. A run folder
+that already holds a completed run is read, not trained again (delete it to redo it).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default=os.environ.get("AECLI_DATA_DIR"), help="folder holding MNIST/raw (data.root)")
     parser.add_argument("--runs-dir", default="results", help="where the run folders go (default: results/)")
     parser.add_argument("--out", default="RESULTS.md", help="the page to write (default: RESULTS.md)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one run each (default 0,1,2)")
     parser.add_argument("--jobs", type=int, default=1, help="experiments run at once (default 1)")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1)), help="torch threads per experiment")
     args = parser.parse_args(argv)
@@ -44,30 +45,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aecli.results: error: unknown experiment {unknown[0]!r}; choose from {', '.join(sorted(known))}", file=sys.stderr)
         return 2
     entries = [entry for entry in experiments if not args.names or entry.label in args.names]
+    try:
+        seeds = [int(seed) for seed in args.seeds.split(",")]
+    except ValueError:
+        print(f"aecli.results: error: --seeds must be comma-separated integers, got {args.seeds!r}", file=sys.stderr)
+        return 2
     command = "python -m aecli.results " + " ".join(shlex.quote(arg) for arg in (argv if argv is not None else sys.argv[1:]))
     runs_dir, out = Path(args.runs_dir), Path(args.out)
     started = datetime.now(timezone.utc)
     loads = [f"{_load()} at the start"]
-    outcomes: dict[str, Outcome] = {}
+    outcomes: dict[tuple[str, int], Outcome] = {}
     lock = threading.Lock()
 
-    def one(entry: Entry) -> None:
+    def one(job: tuple[Entry, int]) -> None:
+        entry, seed = job
         with lock:
-            outcomes[entry.label] = Outcome("running")
-        print(f"{entry.label}: running", flush=True)
-        outcome = run_entry(entry, runs_dir, out.parent / "figures", args.data_root, args.threads)
+            outcomes[entry.label, seed] = Outcome("running")
+        print(f"{entry.label} seed {seed}: running", flush=True)
+        outcome = run_entry(entry, seed, runs_dir, out.parent / "figures", args.data_root, args.threads)
         with lock:
-            outcomes[entry.label] = outcome
-            write_page(out, entries, outcomes, command, started, [*loads, f"{_load()} after {entry.label}"])
-        print(f"{entry.label}: {outcome.status} in {_duration(outcome.seconds)} {outcome.note}", flush=True)
+            outcomes[entry.label, seed] = outcome
+            write_page(out, entries, outcomes, seeds, command, started, [*loads, f"{_load()} after {entry.label} seed {seed}"])
+        print(f"{entry.label} seed {seed}: {outcome.status} in {_duration(outcome.seconds)} {outcome.note}", flush=True)
 
-    write_page(out, entries, outcomes, command, started, loads)
+    write_page(out, entries, outcomes, seeds, command, started, loads)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        list(pool.map(one, entries))
+        list(pool.map(one, [(entry, seed) for entry in entries for seed in seeds]))
     loads.append(f"{_load()} at the end")
-    write_page(out, entries, outcomes, command, started, loads)
-    failed = [label for label, outcome in outcomes.items() if outcome.status != "completed"]
-    print(f"wrote {out}; " + (f"failed: {', '.join(failed)}" if failed else "all experiments completed"))
+    write_page(out, entries, outcomes, seeds, command, started, loads)
+    failed = [f"{label} seed {seed}" for (label, seed), outcome in outcomes.items() if outcome.status != "completed"]
+    print(f"wrote {out}; " + (f"failed: {', '.join(failed)}" if failed else "all runs completed"))
     return 1 if failed else 0
 
 

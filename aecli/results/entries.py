@@ -1,8 +1,11 @@
 """The experiments the results page reports, read from the `claim:` block of each
-configs/experiment/NAME.yaml, and their figures in words."""
+configs/experiment/NAME.yaml, their figures in words (mean and spread over seeds) and the
+targets each seed's run must meet."""
 
 from __future__ import annotations
 
+import re
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,13 +19,55 @@ WORDS: dict[str, tuple[str, str]] = {
     "probe_knn_acc": ("kNN probe", "pct"),
     "recon_sse": ("test squared error per image", ".3g"),
     "pca_recon_sse": ("PCA with the same code size", ".3g"),
-    "pca_angle_deg": ("largest principal angle to PCA (deg)", ".1f"),
+    "pca_angle_deg": ("largest principal angle to PCA (deg)", ".2f"),
     "code_sparsity": ("fraction of code entries below 0.1", ".2f"),
     "jacobian_fro": ("mean squared Frobenius norm of the encoder Jacobian", ".3f"),
     "active_units": ("latents active", "g"),
     "kl": ("KL (nats)", ".2f"),
     "mig": ("MIG", ".2f"),
+    "test_loss": ("test loss (negative ELBO, nats per image)", ".2f"),
+    "nll_iw": ("importance-weighted NLL (nats)", ".2f"),
+    "ppca_nll": ("PPCA NLL (nats)", ".2f"),
+    "elbo": ("ELBO (nats)", ".2f"),
+    "factors": ("the weakest factor's |Spearman r| on its own latent", ".2f"),
 }
+_TARGET = re.compile(r"^\s*(\w+)\s*(>=|<=|==)\s*(?:(\w+)\s*([+-])\s*)?([-+0-9.eE]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """`figure op bound`, where bound is a number or `EXPERIMENT - number` (that experiment's
+    mean of the same figure, shifted), checked on every seed's run."""
+
+    figure: str
+    op: str
+    value: float
+    relative_to: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        match = _TARGET.match(text)
+        if match is None:
+            raise ValueError(f"claim target {text!r} is not 'FIGURE >=|<=|== NUMBER' or 'FIGURE <= EXPERIMENT - NUMBER'")
+        figure, op, other, sign, number = match.groups()
+        value = float(number) * (-1 if sign == "-" else 1)
+        return cls(figure, op, value, other)
+
+    def bound(self, done: dict[str, list[Metrics]]) -> float | None:
+        if self.relative_to is None:
+            return self.value
+        runs = done.get(self.relative_to) or []
+        values = [run[self.figure] for run in runs if self.figure in run]
+        return statistics.fmean(values) + self.value if values else None
+
+    def holds(self, value: float, bound: float) -> bool:
+        return {">=": value >= bound, "<=": value <= bound, "==": value == bound}[self.op]
+
+    def words(self) -> str:
+        spec = WORDS.get(self.figure, (self.figure, ".4g"))[1]
+        number = value_text(abs(self.value), spec) if self.relative_to else value_text(self.value, spec)
+        right = f"{self.relative_to} {'-' if self.value < 0 else '+'} {number}" if self.relative_to else number
+        return f"{WORDS.get(self.figure, (self.figure,))[0]} {self.op.replace('>=', '≥').replace('<=', '≤')} {right}"
 
 
 @dataclass
@@ -37,6 +82,7 @@ class Entry:
     factors: list[str] = field(default_factory=list)
     picture: str | None = None
     mnist: bool = True
+    targets: list[Target] = field(default_factory=list)
 
     @property
     def label(self) -> str:  # the row and the run folder
@@ -58,8 +104,10 @@ def load_entries(folder: Path = EXPERIMENT_DIR) -> list[Entry]:
             continue
         text = path.read_text() + ("" if parent is None else (folder / f"{parent}.yaml").read_text())
         entries.append(Entry(path.stem, block.text, block.anchor, list(block.figures), block.get("compare"),
-                             list(block.get("factors") or []), block.get("picture"), "mnist" in text))
-    return sorted(entries, key=lambda entry: entry.compare is not None)
+                             list(block.get("factors") or []), block.get("picture"), "mnist" in text,
+                             [Target.parse(str(item)) for item in block.get("targets") or []]))
+    references = {target.relative_to for entry in entries for target in entry.targets}
+    return sorted(entries, key=lambda entry: (entry.compare is not None, entry.experiment not in references))
 
 
 def _parent(raw: Any) -> str | None:
@@ -68,34 +116,56 @@ def _parent(raw: Any) -> str | None:
     return named[0] if named else None
 
 
-def describe(entry: Entry, metrics: Metrics, done: dict[str, Metrics]) -> str:
-    """The figures of a completed run in words, with the compared experiment's beside them."""
-    baseline = done.get(entry.compare, {}) if entry.compare else None
+def figure(entry: Entry, metrics: Metrics, key: str) -> float:
+    """One figure of one run; `factors` is the weakest factor's |Spearman r| on its best latent,
+    0 when two factors share a latent (then they are not separated)."""
+    if key != "factors":
+        return float(metrics[key])
+    rows = metrics["factor_corr"]
+    best = [max(range(len(rows)), key=lambda i: abs(rows[i][j])) for j in range(len(entry.factors))]
+    if len(set(best)) < len(best):
+        return 0.0
+    return min(abs(rows[i][j]) for j, i in enumerate(best))
+
+
+def describe(entry: Entry, runs: list[Metrics], done: dict[str, list[Metrics]]) -> str:
+    """The figures of an experiment's completed runs in words (mean ± standard deviation over the
+    runs), with the compared experiment's beside them."""
+    baseline = done.get(entry.compare) if entry.compare else None
     parts = []
     for key in entry.figures:
         if key == "factor_corr":
-            parts.append(_factors(metrics[key], entry.factors))
+            parts.append(_factors(runs, entry.factors))
             continue
         words, spec = WORDS.get(key, (key, ".4g"))
-        text = f"{words} {_value(metrics[key], spec)}"
+        text = f"{words} {_spread([float(run[key]) for run in runs], spec)}"
         if baseline is not None:
-            other = baseline.get(key)
-            text += f" ({entry.compare}: {_value(other, spec) if other is not None else 'not run'})"
+            others = [float(run[key]) for run in baseline if key in run]
+            text += f" ({entry.compare}: {_spread(others, spec) if others else 'not run'})"
         parts.append(text)
     return "; ".join(parts)
 
 
-def _value(value: Any, spec: str) -> str:
+def _spread(values: list[float], spec: str) -> str:
+    """`mean ± sd` (sample standard deviation) of more than one value, else the value."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return value_text(mean, spec)
+    sd = statistics.stdev(values)
+    if spec == "pct":
+        return f"{100 * mean:.1f} ± {100 * sd:.1f} %"
+    return f"{format(mean, spec)} ± {format(sd, spec if not spec.endswith('g') else '.2g')}"
+
+
+def value_text(value: Any, spec: str) -> str:
     return f"{100 * value:.1f} %" if spec == "pct" else format(value, spec)
 
 
-def _factors(rows: list[list[float]], names: list[str]) -> str:
-    """The best latent per factor by |Spearman r| (rows: latents, columns: factors)."""
-    best = []
+def _factors(runs: list[Metrics], names: list[str]) -> str:
+    """Per factor, its best latent by |Spearman r| on each run (rows: latents, columns: factors)."""
+    parts = []
     for j, name in enumerate(names):
-        column = [abs(row[j]) for row in rows]
-        i = max(range(len(column)), key=column.__getitem__)
-        best.append(f"{name}: z{i} ({column[i]:.2f})")
-    return f"best latent per factor (absolute Spearman r) {', '.join(best)}"
-
-
+        best = [max(enumerate(abs(row[j]) for row in run["factor_corr"]), key=lambda pair: pair[1]) for run in runs]
+        latents = ", ".join(f"z{i}" for i, _ in best)
+        parts.append(f"{name}: {_spread([r for _, r in best], '.2f')} ({latents})")
+    return f"best latent per factor, absolute Spearman r ({'; '.join(parts)})"

@@ -1,66 +1,121 @@
-"""RESULTS.md: one row per experiment with its claim, the anchor figure, ours, time and device."""
+"""RESULTS.md: one row per experiment with its claim, the anchor figure, its targets, ours over the
+seeds, whether every seed met the targets, time and device."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
 from datetime import datetime
 from pathlib import Path
 
-from aecli.results.entries import Entry, describe
+from aecli.results.entries import WORDS, Entry, Metrics, value_text, describe, figure
 from aecli.results.runner import Outcome
 
+Key = tuple[str, int]  # (experiment, seed)
 
-def write_page(path: Path, entries: list[Entry], outcomes: dict[str, Outcome], command: str, started: datetime,
-               loads: list[str]) -> None:
-    done = {label: outcome.metrics for label, outcome in outcomes.items() if outcome.status == "completed"}
+
+def write_page(path: Path, entries: list[Entry], outcomes: dict[Key, Outcome], seeds: list[int], command: str,
+               started: datetime, loads: list[str]) -> None:
+    done = {entry.label: [outcomes[entry.label, seed].metrics for seed in seeds
+                          if outcomes.get((entry.label, seed), Outcome("pending")).status == "completed"]
+            for entry in entries}
     lines = [
         "# Results",
         "",
-        "Every figure below comes from one run of the command printed under the table, on the machine",
-        "described there; nothing is copied from elsewhere. Each experiment is `aecli train +experiment=NAME`",
-        "(see configs/experiment/NAME.yaml for what it reproduces and what to look at), which trains and then",
-        "runs `aecli evaluate` on the best checkpoint; the figures are that run's metrics.json on the test split.",
+        "Every figure below comes from the runs of the command printed under the table, on the machine",
+        "described there; nothing is copied from elsewhere. Each experiment is `aecli train +experiment=NAME",
+        "seed=S` (see configs/experiment/NAME.yaml for what it reproduces and what to look at), which trains",
+        "and then runs `aecli evaluate` on the best checkpoint; the figures are those runs' metrics.json on the",
+        f"test split, as mean ± standard deviation over the seeds {', '.join(map(str, seeds))}. A target holds only",
+        "when it holds on every seed; where it does not, the target column says so and names the seed.",
         "",
-        "| experiment | the lecture notes' claim | anchor | our figure | time | device |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| experiment | the lecture notes' claim | anchor | target | our figure | target met | time per run | device |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for entry in entries:
-        outcome = outcomes.get(entry.label, Outcome("pending"))
-        name = entry.experiment
-        if outcome.status == "completed":
-            try:
-                figure = describe(entry, outcome.metrics, done)
-            except (KeyError, TypeError, ValueError, IndexError) as error:
-                figure = f"metrics.json lacks {error}"
-            threads = outcome.metrics.get("torch_threads", "?")
-            device = f"{outcome.metrics.get('device', '?')}, {threads} torch thread{'' if threads == 1 else 's'}"
-            time_text = _duration(outcome.seconds)
-        else:
-            figure = {"failed": f"failed: {outcome.note}", "running": "still running when this page was written",
-                      "pending": "not run: the results run had not reached it when this page was written"}[outcome.status]
-            device = ""
-            time_text = _duration(outcome.seconds) if outcome.seconds else ""
-        cells = [name, entry.claim, entry.anchor, figure, time_text, device]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    finished = sum(outcome.status == "completed" for outcome in outcomes.values())
-    reused = [label for label, outcome in outcomes.items() if outcome.reused]
-    reused_text = (f"; {len(reused)} of them ({', '.join(reused)}) read from their run folders, completed there by "
-                   f"earlier invocations of this script with the same settings" if reused else "")
+        lines.append(_row(entry, outcomes, seeds, done))
+    runs = [outcome for outcome in outcomes.values() if outcome.status == "completed"]
+    reused = sum(outcome.reused for outcome in runs)
+    reused_text = (f"; {reused} of them read from their run folders, completed there by earlier invocations of "
+                   f"this script with the same settings" if reused else "")
     lines += [
         "",
-        f"Made by (started {started:%Y-%m-%d %H:%M} UTC, {finished} of {len(entries)} experiments completed{reused_text}):",
+        f"Made by (started {started:%Y-%m-%d %H:%M} UTC, {len(runs)} of {len(entries) * len(seeds)} runs "
+        f"completed{reused_text}):",
         "",
         "```",
         command,
         "```",
         "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores ({_cpu_name()}), no GPU used; "
-        f"time is the wall time of the whole command (train, t-SNE, evaluate), which shared the cores with "
-        f"other work: load average (1, 5, 15 min) {'; '.join(loads)}.",
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores ({_cpu_name()}), no GPU used. Time per run is "
+        f"the mean wall time of one seed's whole command (train, t-SNE, evaluate); runs went {_jobs_text(command)}. "
+        f"The 1-minute load average over the runs: {_load_range(runs)}; this invocation's load average "
+        f"(1, 5, 15 min): {'; '.join(loads)}.",
         "",
     ]
     path.write_text("\n".join(lines))
+
+
+def _row(entry: Entry, outcomes: dict[Key, Outcome], seeds: list[int], done: dict[str, list[Metrics]]) -> str:
+    mine = {seed: outcomes.get((entry.label, seed), Outcome("pending")) for seed in seeds}
+    completed = {seed: outcome for seed, outcome in mine.items() if outcome.status == "completed"}
+    figure = device = time_text = ""
+    if completed:
+        try:
+            figure = describe(entry, [outcome.metrics for outcome in completed.values()], done)
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            figure = f"metrics.json lacks {error}"
+        first = next(iter(completed.values())).metrics
+        threads = first.get("torch_threads", "?")
+        device = f"{first.get('device', '?')}, {threads} torch thread{'' if threads == 1 else 's'}"
+        time_text = _duration(statistics.fmean(outcome.seconds for outcome in completed.values()))
+    missing = [f"seed {seed} {_status_words(outcome)}" for seed, outcome in mine.items() if outcome.status != "completed"]
+    if missing:
+        figure = "; ".join(filter(None, [figure, *missing]))
+    target = "; ".join(target.words() for target in entry.targets) or "none (the claim is shown, not scored)"
+    cells = [entry.experiment, entry.claim, entry.anchor, target, figure, verdict(entry, completed, seeds, done),
+             time_text, device]
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+def verdict(entry: Entry, completed: dict[int, Outcome], seeds: list[int], done: dict[str, list[Metrics]]) -> str:
+    """`yes (seeds 0, 1, 2)`, or **missed** with each failing seed and its figure."""
+    if not entry.targets:
+        return ""
+    misses = []
+    for target in entry.targets:
+        bound = target.bound(done)
+        spec = WORDS.get(target.figure, (target.figure, ".4g"))[1]
+        for seed, outcome in completed.items():
+            try:
+                value = figure(entry, outcome.metrics, target.figure)
+            except (KeyError, TypeError, ValueError, IndexError):
+                misses.append(f"seed {seed}: no {target.figure}")
+                continue
+            if bound is None or not target.holds(value, bound):
+                misses.append(f"seed {seed}: {target.figure} {value_text(value, spec)}")
+    if misses:
+        return "**missed**: " + ", ".join(misses)
+    if len(completed) < len(seeds):
+        return f"so far (seeds {', '.join(map(str, completed))} of {', '.join(map(str, seeds))})"
+    return f"yes (seeds {', '.join(map(str, seeds))})"
+
+
+def _status_words(outcome: Outcome) -> str:
+    return {"failed": f"failed: {outcome.note}", "running": "still running when this page was written",
+            "pending": "not run yet when this page was written"}[outcome.status]
+
+
+def _jobs_text(command: str) -> str:
+    words = command.split()
+    jobs = words[words.index("--jobs") + 1] if "--jobs" in words[:-1] else "1"
+    return "one at a time" if jobs == "1" else f"{jobs} at a time on the shared cores"
+
+
+def _load_range(runs: list[Outcome]) -> str:
+    values = [value for outcome in runs for value in (outcome.load or []) if value is not None]
+    return f"{min(values):.1f} to {max(values):.1f}" if values else "not recorded"
 
 
 def _duration(seconds: float | None) -> str:

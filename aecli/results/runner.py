@@ -21,39 +21,57 @@ class Outcome:
     metrics: Metrics = field(default_factory=dict)
     note: str = ""
     reused: bool = False  # read from a run folder an earlier invocation completed
+    load: list[float | None] | None = None  # the 1-minute load average when the run started and ended
 
 
-def run_entry(entry: Entry, runs_dir: Path, figures_dir: Path, data_root: str | None, threads: int) -> Outcome:
-    """Train (and evaluate) one experiment in runs_dir/<label>, or read a completed run there."""
-    run_dir = runs_dir / entry.label
+def run_dir_of(runs_dir: Path, entry: Entry, seed: int) -> Path:
+    return runs_dir / entry.label / f"seed{seed}"
+
+
+def run_entry(entry: Entry, seed: int, runs_dir: Path, figures_dir: Path, data_root: str | None,
+              threads: int) -> Outcome:
+    """Train (and evaluate) one experiment with one seed in runs_dir/<label>/seed<seed>, or read a
+    completed run there."""
+    run_dir = run_dir_of(runs_dir, entry, seed)
     done = _read_completed(run_dir)
     if done is not None:
         done.reused = True
-        _draw_figures(entry, run_dir, figures_dir)
+        _draw_figures(entry, seed, run_dir, figures_dir)
         return done
-    command = [sys.executable, "-m", "aecli", "train", f"+experiment={entry.experiment}",
+    command = [sys.executable, "-m", "aecli", "train", f"+experiment={entry.experiment}", f"seed={seed}",
                f"hydra.run.dir={run_dir}", "trainer.progress=false"]
     if entry.mnist and data_root:
         command.append(f"data.root={data_root}")
     env = os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "MPLBACKEND": "Agg"}
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    with open(runs_dir / f"{entry.label}.log", "w") as log:
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir.parent / f"seed{seed}.log"
+    load_before, started = _load_1min(), time.perf_counter()
+    with open(log_path, "w") as log:
         code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
     seconds = time.perf_counter() - started
     if code != 0:
-        lines = (runs_dir / f"{entry.label}.log").read_text().strip().splitlines()
+        lines = log_path.read_text().strip().splitlines()
         return Outcome("failed", seconds, note=f"exit {code}: {lines[-1] if lines else ''}")
-    (run_dir / "results_seconds.json").write_text(json.dumps({"wall_seconds": seconds}) + "\n")
+    record = {"wall_seconds": seconds, "load_1min": [load_before, _load_1min()]}
+    (run_dir / "results_seconds.json").write_text(json.dumps(record) + "\n")
     outcome = _read_completed(run_dir)
     if outcome is None:
         return Outcome("failed", seconds, note="no completed metrics.json")
-    _draw_figures(entry, run_dir, figures_dir)
+    _draw_figures(entry, seed, run_dir, figures_dir)
     return outcome
 
 
-def _draw_figures(entry: Entry, run_dir: Path, figures_dir: Path) -> None:
-    """The figures the page links to, drawn from a completed run when they are missing."""
+def _load_1min() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _draw_figures(entry: Entry, seed: int, run_dir: Path, figures_dir: Path) -> None:
+    """The figures the page links to (from the seed-0 run), drawn from a completed run when missing."""
+    if seed != 0:
+        return
     if entry.picture == "codes_next_to_pca" and not (figures_dir / f"{entry.experiment}_codes.png").is_file():
         figures_dir.mkdir(parents=True, exist_ok=True)
         draw_codes_next_to_pca(run_dir, figures_dir / f"{entry.experiment}_codes.png")
@@ -65,12 +83,13 @@ def _read_completed(run_dir: Path) -> Outcome | None:
 
     try:
         metrics = read_metrics(run_dir)
-        seconds = json.loads((run_dir / "results_seconds.json").read_text())["wall_seconds"]
+        record = json.loads((run_dir / "results_seconds.json").read_text())
+        seconds = record["wall_seconds"]
     except (UserError, OSError, ValueError, KeyError):
         return None
     if metrics.get("status") != "completed" or "recon_sse" not in metrics:
         return None
-    return Outcome("completed", seconds, metrics)
+    return Outcome("completed", seconds, metrics, load=record.get("load_1min"))
 
 
 def draw_codes_next_to_pca(run_dir: Path, png_path: Path) -> None:

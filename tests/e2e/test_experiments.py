@@ -45,4 +45,6 @@ def test_experiment_runs_train_then_evaluate(name, tmp_path):
     if uses_mnist:
         assert 0 <= metrics["probe_linear_acc"] <= 1
     else:
-        assert "mig" in metrics and "active_units" in metrics
+        assert "mig" in metrics and "factor_corr" in metrics
+    if "override /regularizer: [vae]" in cfg_text:
+        assert "active_units" in metrics and "elbo" in metrics
