@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from aecli.commands.app import check_command, open_run, report_user_errors
 
-OWN_KEYS = {"run", "checkpoint", "probe", "mig_bins", "factor_corr_method", "sparsity_threshold", "nll_iw_samples"}
+OWN_KEYS = {"run", "checkpoint", "probe", "mig_bins", "factor_corr_method", "sparsity_threshold", "nll_iw_samples", "nll_iw_images"}
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="evaluate")

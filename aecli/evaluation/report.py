@@ -34,6 +34,8 @@ def describe_metrics(run: Run, settings: DictConfig) -> dict[str, str]:
         "code_sparsity": f"fraction of code entries with |value| < {settings.sparsity_threshold}",
         "elbo": "evidence lower bound per sample (nats)",
         "nll_iw": f"importance-weighted negative log-likelihood, K = {settings.nll_iw_samples} (nats)",
+        "nll_iw_se": "standard error of nll_iw over the test samples it used (0: all of them)",
+        "nll_iw_rows": "test samples nll_iw averaged (evaluate nll_iw_images)",
         "kl": "KL(q(z|x) || p(z)) per sample (nats)",
         "active_units": "latents whose posterior mean varies across the data",
     }

@@ -52,7 +52,7 @@ def _factor_scores(
 
 def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
     """Compute every applicable metric of `run` (see the module docstring); `settings` is the
-    evaluate config (probe.*, mig_bins, factor_corr_method, sparsity_threshold, nll_iw_samples)."""
+    evaluate config (probe.*, mig_bins, factor_corr_method, sparsity_threshold, nll_iw_samples, nll_iw_images)."""
     data, model, likelihood = run.experiment.data, run.experiment.model, run.experiment.likelihood
     batch_size = int(run.cfg.trainer.eval_batch_size)
     result = Evaluation(metrics={})

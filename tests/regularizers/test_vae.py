@@ -15,7 +15,7 @@ from aecli.errors import UserError
 from aecli.likelihoods import build_likelihood
 from aecli.models import Autoencoder, GaussianBottleneck, build_model
 from aecli.regularizers import build_regularizers
-from aecli.regularizers.vae import VAE, kl_per_dimension, vae_metrics
+from aecli.regularizers.vae import VAE, kl_per_dimension, per_sample_bounds, subset_of, vae_metrics
 from aecli.engine.steps import loss_terms
 from conftest import REPO
 
@@ -122,7 +122,8 @@ def test_vae_metrics_kl_and_active_units_on_a_known_posterior():
     split = Split(torch.randn(20_000, 3))
     figures = vae_metrics(_hand_built_vae(), build_likelihood(OmegaConf.create({"name": "gaussian", "sigma": 1.0})),
                           split, num_samples=2, batch_size=4096)
-    assert set(figures) == {"elbo", "nll_iw", "kl", "active_units"}
+    assert set(figures) == {"elbo", "nll_iw", "nll_iw_se", "nll_iw_rows", "kl", "active_units"}
+    assert (figures["nll_iw_rows"], figures["nll_iw_se"]) == (20_000, 0.0)  # all of them by default
     assert figures["active_units"] == 2  # variances 1, 0.0025, 0.04 against the 0.01 threshold
     assert figures["kl"] == pytest.approx(0.5 * (1 + 0.05**2 + 0.2**2), rel=0.03)  # logvar = 0: KL = mean^2 / 2
 
@@ -201,15 +202,28 @@ def test_importance_weighted_bound_is_below_negative_elbo_and_tightens_with_k(tr
     assert figures[50]["kl"] > 1.0 and figures[50]["active_units"] >= 1  # the code is in use
 
 
+def test_nll_iw_on_a_fixed_draw_of_samples_estimates_the_whole_splits_with_its_standard_error(trained_vae):
+    model, likelihood, data = trained_vae
+    torch.manual_seed(0)
+    whole = vae_metrics(model, likelihood, data.train, num_samples=20, batch_size=1000)
+    torch.manual_seed(1)
+    part = vae_metrics(model, likelihood, data.train, num_samples=20, batch_size=1000, nll_iw_rows=300)
+    assert part["nll_iw_rows"] == 300 and part["nll_iw_se"] > 0
+    assert abs(part["nll_iw"] - whole["nll_iw"]) < 4 * part["nll_iw_se"]
+    assert part["kl"] == pytest.approx(whole["kl"], rel=1e-6)  # elbo, kl, active units: on every sample
+    assert subset_of(data.train, 300).stored.equal(subset_of(data.train, 300).stored)  # a fixed draw
+    assert vae_metrics(model, likelihood, data.train, 5, 1000, nll_iw_rows=10**6)["nll_iw_rows"] == len(data.train)
+
+
 def test_anomaly_scores_are_each_samples_negative_elbo(trained_vae):
     model, likelihood, data = trained_vae
     settings = OmegaConf.create({"nll_iw_samples": 20})
     torch.manual_seed(0)
     name, scores = vae().anomaly_scores(model, likelihood, data.test, settings, 500)
-    torch.manual_seed(0)  # the same draws: the scores average to vae_metrics' -elbo
-    figures = vae_metrics(model, likelihood, data.test, num_samples=20, batch_size=500)
+    torch.manual_seed(0)  # the same draws: the scores are each sample's -elbo from per_sample_bounds
+    bounds, _ = per_sample_bounds(model, likelihood, data.test, 20, 500)
     assert name == "negative ELBO" and scores.shape == (len(data.test),)
-    assert scores.double().mean().item() == pytest.approx(-figures["elbo"], rel=1e-5)
+    assert torch.allclose(scores, -bounds["elbo"])
     # a sample far off the lines is far less likely than any test line
     far = Split(data.test.x[:1] + 5.0)
     assert vae().anomaly_scores(model, likelihood, far, settings, 500)[1].item() > scores.max().item()
