@@ -37,6 +37,7 @@ REGULARIZERS = {
     "l2": {"l2": {}},
     "sparse_l1": {"sparse_l1": {}},
     "contractive": {"contractive": {}},
+    "contractive, 1 projection": {"contractive": {"projections": 1}},
 }
 
 

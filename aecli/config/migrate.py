@@ -46,6 +46,9 @@ MODEL_ADDED: dict[str, dict[str, Any]] = {
     },
     "linear": {"normalize_input": False, "init": "default"},
 }
+REGULARIZER_ADDED: dict[str, dict[str, Any]] = {
+    "contractive": {"projections": None},
+}
 DATASET_ADDED: dict[str, dict[str, Any]] = {
     "mnist": {"exclude_classes": []},
     "variance_mnist": {"exclude_classes": []},
@@ -62,6 +65,13 @@ def migrate(cfg: DictConfig) -> DictConfig:
             node = cfg.get(group)
             if isinstance(node, DictConfig):
                 for key, value in added.get(str(node.get("name")), {}).items():
+                    if key not in node:
+                        node[key] = value
+        chosen = cfg.get("regularizer")
+        for name, added in REGULARIZER_ADDED.items():
+            node = chosen.get(name) if isinstance(chosen, DictConfig) else None
+            if isinstance(node, DictConfig):
+                for key, value in added.items():
                     if key not in node:
                         node[key] = value
     return cfg

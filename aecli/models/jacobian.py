@@ -15,12 +15,18 @@ from torch import Tensor, nn
 from aecli.models.base import Autoencoder
 
 
-def squared_jacobian_norm(model: Autoencoder, x: Tensor, create_graph: bool = False) -> Tensor:
+def squared_jacobian_norm(model: Autoencoder, x: Tensor, create_graph: bool = False,
+                          projections: int | None = None) -> Tensor:
     """Per-sample ||J(x)||_F^2 of `model.encode` at each row of `x`, shape (B,).
 
     create_graph: keep the graph so the result can be differentiated (training penalties).
+    projections: None for the exact norm; n for the unbiased random-projection estimate
+    (1/n) sum_i ||v_i^T J||^2 with v_i ~ N(0, I) in code space (E[v v^T] = I), n vector-Jacobian
+    products instead of latent_dim (Hoffman, Roberts and Yaida 2019 train with n = 1).
     Samples must not interact inside the encoder (true for every aecli encoder).
     """
+    if projections is not None:
+        return _projected_norm(model, x, create_graph, int(projections))
     if not create_graph:
         closed_form = model.squared_jacobian_norm(x)
         if closed_form is not None:
@@ -53,3 +59,12 @@ def _sigmoid_layer_norm(layer: nn.Linear, x: Tensor) -> Tensor:
     h = torch.sigmoid(layer(x))
     row_norms = layer.weight.pow(2).sum(1)  # ||W_j||^2 for each code unit j
     return (h * (1 - h)).pow(2) @ row_norms
+
+
+def _projected_norm(model: Autoencoder, x: Tensor, create_graph: bool, projections: int) -> Tensor:
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        code = model.encode(x)
+        probes = torch.randn(projections, *code.shape, dtype=code.dtype, device=code.device)
+        (rows,) = torch.autograd.grad(code, x, grad_outputs=probes, is_grads_batched=True, create_graph=create_graph)
+    return rows.pow(2).flatten(2).sum(2).mean(0)

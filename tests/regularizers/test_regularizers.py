@@ -39,6 +39,22 @@ def brute_force_jacobian_norm(model, x):
     return torch.stack(norms)
 
 
+def test_random_projections_estimate_the_jacobian_norm_without_bias():
+    """E ||v^T J||^2 = ||J||_F^2 for v ~ N(0, I): many single-projection estimates average to the
+    exact norm, and their spread shrinks with more projections."""
+    torch.manual_seed(0)
+    model = build_model(model_cfg("conv", channels=[4, 6], latent_dim=3), (1, 8, 8)).double()
+    x = torch.randn(4, 1, 8, 8, dtype=torch.float64)
+    exact = brute_force_jacobian_norm(model, x)
+    one = torch.stack([squared_jacobian_norm(model, x, projections=1) for _ in range(2000)])
+    assert torch.allclose(one.mean(0), exact, rtol=0.08)
+    many = torch.stack([squared_jacobian_norm(model, x, projections=16) for _ in range(200)])
+    assert (many.std(0) < one.std(0) / 2).all()
+    (penalty,) = regularizers(contractive={"weight": 1.0, "projections": 2})
+    penalty.penalty(model, x, model(x))["contractive"].backward()  # differentiable like the exact one
+    assert all(p.grad is not None for n, p in model.encoder.named_parameters() if n.endswith("weight"))
+
+
 @pytest.mark.parametrize(
     "name, shape, overrides",
     [
@@ -233,3 +249,10 @@ def _load_run(run_dir):
     experiment.model.load_state_dict(torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)["model"])
     experiment.model.eval()
     return experiment.model, experiment.data
+
+
+def test_runs_saved_before_projections_existed_keep_the_exact_norm():
+    from aecli.config.migrate import migrate
+
+    old = migrate(OmegaConf.create({"regularizer": {"contractive": {"weight": 0.1}, "l2": {"weight": 1.0}}}))
+    assert old.regularizer.contractive.projections is None and "projections" not in old.regularizer.l2
