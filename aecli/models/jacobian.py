@@ -20,20 +20,21 @@ def squared_jacobian_norm(model: Autoencoder, x: Tensor, create_graph: bool = Fa
     """Per-sample ||J(x)||_F^2 of `model.encode` at each row of `x`, shape (B,).
 
     create_graph: keep the graph so the result can be differentiated (training penalties).
-    projections: None for the exact norm; n for the unbiased random-projection estimate
+    projections: None for the exact norm; n for the unbiased random-projection estimate (where
+    no closed form exists)
     (1/n) sum_i ||v_i^T J||^2 with v_i ~ N(0, I) in code space (E[v v^T] = I), n vector-Jacobian
     products instead of latent_dim (Hoffman, Roberts and Yaida 2019 train with n = 1).
     Samples must not interact inside the encoder (true for every aecli encoder).
     """
-    if projections is not None:
-        return _projected_norm(model, x, create_graph, int(projections))
     if not create_graph:
         closed_form = model.squared_jacobian_norm(x)
         if closed_form is not None:
             return closed_form
     sigmoid_layer = _single_sigmoid_layer(model.encoder)
-    if sigmoid_layer is not None:
+    if sigmoid_layer is not None:  # a closed form beats any estimate
         return _sigmoid_layer_norm(sigmoid_layer, x.flatten(1))
+    if projections is not None:
+        return _projected_norm(model, x, create_graph, int(projections))
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         code = model.encode(x)
