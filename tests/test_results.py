@@ -102,4 +102,6 @@ def test_the_page_has_a_row_per_experiment_and_says_what_is_missing(tmp_path):
     assert "| mnist_ae | A 10-D bottleneck" in text and "89.82 %" in text and "linear probe 87.2 %" in text
     assert "seed 1 failed: exit 1: boom" in text and "**missed**: seed 0: probe_linear_acc 87.2 %" in text
     assert "| lines_vae |" in text and "seed 0 not run yet" in text
-    assert "2 at a time" in text and "over the runs: 1.0 to 1.4" in text
+    assert "ranged over 1.0 to 1.4" in text
+    assert ("**Targets met on every seed: 0 of the 2 experiments with a target**; missed: mnist_ae; "
+            "not yet run on every seed: lines_vae.") in text

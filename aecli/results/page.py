@@ -33,8 +33,21 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[Key, Outcome], s
         "| experiment | the lecture notes' claim | anchor | target | our figure | target met | time per run | device |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    verdicts = {}
     for entry in entries:
-        lines.append(_row(entry, outcomes, seeds, done))
+        row, verdicts[entry.label] = _row(entry, outcomes, seeds, done)
+        lines.append(row)
+    scored = [label for label, text in verdicts.items() if text]
+    missed = [label for label in scored if verdicts[label].startswith("**missed**")]
+    met = [label for label in scored if verdicts[label].startswith("yes")]
+    lines[lines.index("| experiment | the lecture notes' claim | anchor | target | our figure | target met | time per run | device |")
+          - 1:0] = [
+        "",
+        f"**Targets met on every seed: {len(met)} of the {len(scored)} experiments with a target**"
+        + (f"; missed: {', '.join(missed)}" if missed else "")
+        + (f"; not yet run on every seed: {', '.join(sorted(set(scored) - set(met) - set(missed)))}"
+           if len(met) + len(missed) < len(scored) else "") + ".",
+    ]
     runs = [outcome for outcome in outcomes.values() if outcome.status == "completed"]
     reused = sum(outcome.reused for outcome in runs)
     reused_text = (f"; {reused} of them read from their run folders, completed there by earlier invocations of "
@@ -49,15 +62,16 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[Key, Outcome], s
         "```",
         "",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores ({_cpu_name()}), no GPU used. Time per run is "
-        f"the mean wall time of one seed's whole command (train, t-SNE, evaluate); runs went {_jobs_text(command)}. "
-        f"The 1-minute load average over the runs: {_load_range(runs)}; this invocation's load average "
-        f"(1, 5, 15 min): {'; '.join(loads)}.",
+        f"the mean wall time of one seed's whole command (train, t-SNE, evaluate). The 1-minute load average "
+        f"when each run started and ended ranged over {_load_range(runs)}: with {os.cpu_count()} cores, a load "
+        f"above {os.cpu_count()} means the runs shared the cores with other work and took longer than on an idle "
+        f"machine. This invocation's load average (1, 5, 15 min): {'; '.join(loads)}.",
         "",
     ]
     path.write_text("\n".join(lines))
 
 
-def _row(entry: Entry, outcomes: dict[Key, Outcome], seeds: list[int], done: dict[str, list[Metrics]]) -> str:
+def _row(entry: Entry, outcomes: dict[Key, Outcome], seeds: list[int], done: dict[str, list[Metrics]]) -> tuple[str, str]:
     mine = {seed: outcomes.get((entry.label, seed), Outcome("pending")) for seed in seeds}
     completed = {seed: outcome for seed, outcome in mine.items() if outcome.status == "completed"}
     figure = device = time_text = ""
@@ -74,9 +88,9 @@ def _row(entry: Entry, outcomes: dict[Key, Outcome], seeds: list[int], done: dic
     if missing:
         figure = "; ".join(filter(None, [figure, *missing]))
     target = "; ".join(target.words() for target in entry.targets) or "none (the claim is shown, not scored)"
-    cells = [entry.experiment, entry.claim, entry.anchor, target, figure, verdict(entry, completed, seeds, done),
-             time_text, device]
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    met = verdict(entry, completed, seeds, done)
+    cells = [entry.experiment, entry.claim, entry.anchor, target, figure, met, time_text, device]
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |", met
 
 
 def verdict(entry: Entry, completed: dict[int, Outcome], seeds: list[int], done: dict[str, list[Metrics]]) -> str:
@@ -105,12 +119,6 @@ def verdict(entry: Entry, completed: dict[int, Outcome], seeds: list[int], done:
 def _status_words(outcome: Outcome) -> str:
     return {"failed": f"failed: {outcome.note}", "running": "still running when this page was written",
             "pending": "not run yet when this page was written"}[outcome.status]
-
-
-def _jobs_text(command: str) -> str:
-    words = command.split()
-    jobs = words[words.index("--jobs") + 1] if "--jobs" in words[:-1] else "1"
-    return "one at a time" if jobs == "1" else f"{jobs} at a time on the shared cores"
 
 
 def _load_range(runs: list[Outcome]) -> str:
