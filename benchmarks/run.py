@@ -133,6 +133,7 @@ def compose(overrides: list[str]):
 def build(name: str, args: argparse.Namespace, device: torch.device, probe: MemoryProbe):
     """aecli's experiment for config `name`, and how much resident memory building it added."""
     overrides = ["dataset=mnist", f"data.root={args.data_root}", f"trainer.epochs={args.epochs_for(name)}",
+                 "trainer.scheduler=none",  # the reference loops keep one rate: the same algorithm on both sides
                  "trainer.progress=false", "tsne.enabled=false", *CONFIGS[name][1], *(QUICK if args.quick else [])]
     cfg = compose(overrides)
     before = probe.rss()
