@@ -26,8 +26,16 @@ def main(cfg: DictConfig) -> None:
 
 def finetune(cfg: DictConfig) -> tuple[Any, Any]:
     """Compare fine-tuning with training from scratch on the run `cfg.run`, write the two test
-    accuracies and the curves; returns the run and the comparison (aecli.evaluation.finetuning)."""
+    accuracies and the curves; returns the run and the comparison (aecli.evaluation.finetuning).
+    Holds the run folder's lock (one writer per run folder), as evaluate does."""
+    from aecli.runs.open import writing_into_run
+
     check_command(cfg, FINETUNE)
+    with writing_into_run(cfg.run, "finetune"):
+        return _finetune(cfg)
+
+
+def _finetune(cfg: DictConfig) -> tuple[Any, Any]:
     run = open_run(cfg, OWN_KEYS)
 
     from torch.utils.tensorboard import SummaryWriter

@@ -123,3 +123,21 @@ def test_a_linear_vae_with_a_learned_gaussian_decoder_reaches_ppca_likelihood(tm
 def test_a_required_setting_left_out_is_one_line(args, message, tmp_path):
     result = run_cli(*args, check=False, cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_finetune_is_refused_while_another_command_writes_the_run(trained_run, tmp_path):
+    """One writer per run folder: finetune merges into metrics.json, so it takes the lock too."""
+    import fcntl
+    import os
+
+    from aecli.runs.lock import LOCK_NAME
+
+    run_dir = trained_run(*TINY, "tsne.enabled=false", copy_to=tmp_path / "run")
+    other = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.write(other, json.dumps({"pid": 4242, "host": "node7", "command": "evaluate", "since": 0}).encode())
+    try:
+        result = run_cli("finetune", f"run={run_dir}", "labels=100", check=False, cwd=tmp_path)
+    finally:
+        os.close(other)
+    assert result.returncode == 2 and "in use by aecli evaluate (pid 4242 on host node7" in result.stderr
