@@ -38,7 +38,6 @@ from aecli.errors import UserError
 BINARY_FOLDER = "cifar-10-batches-bin"
 PYTHON_FOLDER = "cifar-10-batches-py"
 BINARY_ARCHIVE = ("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530")
-PYTHON_ARCHIVE = ("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a")
 MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
