@@ -92,6 +92,14 @@ def test_a_relative_target_uses_the_other_experiments_mean():
     assert "missed" in verdict(failing_ae, completed({"probe_linear_acc": 0.1}), [0], {})  # nothing to compare with yet
 
 
+def test_a_picture_of_seed_0_is_linked_from_its_row(tmp_path):
+    outcomes = {("hinton2006_2d", 0): Outcome("completed", 60.0, {"recon_sse": 26.5, "pca_recon_sse": 43.6,
+                                                                   "probe_linear_acc": 0.66, "probe_knn_acc": 0.83})}
+    page = tmp_path / "RESULTS.md"
+    write_page(page, [entry("hinton2006_2d")], outcomes, [0], "python -m aecli.results", datetime.now(timezone.utc), ["0"])
+    assert "[figures/hinton2006_2d_codes.png](figures/hinton2006_2d_codes.png)" in page.read_text()
+
+
 def test_the_page_has_a_row_per_experiment_and_says_what_is_missing(tmp_path):
     entries = [entry("mnist_ae"), entry("lines_vae")]
     outcomes = {("mnist_ae", 0): Outcome("completed", 17.0, MNIST_AE | {"device": "cpu", "torch_threads": 1}, load=[1.0, 1.4]),

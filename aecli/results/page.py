@@ -80,6 +80,9 @@ def _row(entry: Entry, outcomes: dict[Key, Outcome], seeds: list[int], done: dic
             figure = describe(entry, [outcome.metrics for outcome in completed.values()], done)
         except (KeyError, TypeError, ValueError, IndexError) as error:
             figure = f"metrics.json lacks {error}"
+        if entry.picture == "codes_next_to_pca" and 0 in completed:  # drawn by the runner from seed 0
+            png = f"figures/{entry.experiment}_codes.png"
+            figure += f"; seed 0's codes next to PCA: [{png}]({png})"
         first = next(iter(completed.values())).metrics
         threads = first.get("torch_threads", "?")
         device = f"{first.get('device', '?')}, {threads} torch thread{'' if threads == 1 else 's'}"
