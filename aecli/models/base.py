@@ -102,7 +102,6 @@ class Autoencoder(nn.Module):
         codes = self.bottleneck.sample_prior(count, self.latent_dim, generator)
         return None if codes is None else codes.to(next(self.parameters()).device)
 
-    @torch.no_grad()
     @property
     def needs_input_statistics(self) -> bool:
         """True when the model holds statistics of its training inputs (`fit_input`)."""

@@ -123,7 +123,7 @@ class MLPAutoencoder(Autoencoder):
         if self.variational:
             raise UserError("trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer")
         groups: list[list[nn.Module]] = []
-        if any(isinstance(m, InputScaling) for m in self.encoder):
+        if self.needs_input_statistics:
             raise UserError("trainer.pretrain=layerwise trains each layer on its own input, not the centred and scaled "
                             "one of model.normalize_input=true; set model.normalize_input=false")
         for module in (m for m in self.encoder if not isinstance(m, nn.Flatten)):

@@ -55,6 +55,8 @@ def test_the_statistics_travel_in_the_state_dict_once_and_old_runs_keep_a_plain_
     assert cfg.model.normalize_input is False
     plain = build_model(cfg.model, (6,))
     assert not any(isinstance(m, InputScaling) for m in plain.modules())
+    # Only a model that holds statistics asks build_experiment for the whole train split as float.
+    assert model.needs_input_statistics is True and plain.needs_input_statistics is False
 
 
 def _trained_at_the_defaults(dataset: str) -> float:
