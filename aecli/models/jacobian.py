@@ -9,6 +9,8 @@ with `is_grads_batched`), which is cheap because codes are much narrower than in
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -20,10 +22,10 @@ def squared_jacobian_norm(model: Autoencoder, x: Tensor, create_graph: bool = Fa
     """Per-sample ||J(x)||_F^2 of `model.encode` at each row of `x`, shape (B,).
 
     create_graph: keep the graph so the result can be differentiated (training penalties).
-    projections: None for the exact norm; n for the unbiased random-projection estimate (where
-    no closed form exists)
+    projections: None for the exact norm; n for the unbiased random-projection estimate
     (1/n) sum_i ||v_i^T J||^2 with v_i ~ N(0, I) in code space (E[v v^T] = I), n vector-Jacobian
-    products instead of latent_dim (Hoffman, Roberts and Yaida 2019 train with n = 1).
+    products instead of latent_dim (Hoffman, Roberts and Yaida 2019 train with n = 1), where no
+    closed form exists.
     Samples must not interact inside the encoder (true for every aecli encoder).
     """
     if not create_graph:
@@ -34,18 +36,30 @@ def squared_jacobian_norm(model: Autoencoder, x: Tensor, create_graph: bool = Fa
     if sigmoid_layer is not None:  # a closed form beats any estimate
         return _sigmoid_layer_norm(sigmoid_layer, x.flatten(1))
     if projections is not None:
-        return _projected_norm(model, x, create_graph, int(projections))
+        def gaussian(code: Tensor) -> Tensor:  # v ~ N(0, I): ||J||_F^2 is the mean of ||v^T J||^2
+            return torch.randn(int(projections), *code.shape, dtype=code.dtype, device=code.device)
+
+        return _squared_vjp_norms(model, x, create_graph, gaussian).mean(0)
+
+    def basis(code: Tensor) -> Tensor:  # row j of every sample's Jacobian: the gradient of sum_b code[b, j]
+        eye = torch.eye(code.shape[1], dtype=code.dtype, device=code.device)
+        return eye[:, None, :].expand(code.shape[1], *code.shape)
+
+    return _squared_vjp_norms(model, x, create_graph, basis).sum(0)
+
+
+def _squared_vjp_norms(
+    model: Autoencoder, x: Tensor, create_graph: bool, directions: Callable[[Tensor], Tensor]
+) -> Tensor:
+    """||v^T J(x)||^2 for each direction v of `directions(code)` (n, B, latent_dim) and each
+    sample, shape (n, B): n vector-Jacobian products run together (`is_grads_batched`)."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         code = model.encode(x)
-        latent_dim = code.shape[1]
-        # Row j of every sample's Jacobian: the gradient of sum_b code[b, j] with respect to x.
-        basis = torch.eye(latent_dim, dtype=code.dtype, device=code.device)
-        grad_outputs = basis[:, None, :].expand(latent_dim, *code.shape)
         (rows,) = torch.autograd.grad(
-            code, x, grad_outputs=grad_outputs, is_grads_batched=True, create_graph=create_graph
+            code, x, grad_outputs=directions(code), is_grads_batched=True, create_graph=create_graph
         )
-    return rows.pow(2).flatten(2).sum(2).sum(0)
+    return rows.pow(2).flatten(2).sum(2)
 
 
 def _single_sigmoid_layer(encoder: nn.Module) -> nn.Linear | None:
@@ -61,11 +75,3 @@ def _sigmoid_layer_norm(layer: nn.Linear, x: Tensor) -> Tensor:
     row_norms = layer.weight.pow(2).sum(1)  # ||W_j||^2 for each code unit j
     return (h * (1 - h)).pow(2) @ row_norms
 
-
-def _projected_norm(model: Autoencoder, x: Tensor, create_graph: bool, projections: int) -> Tensor:
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        code = model.encode(x)
-        probes = torch.randn(projections, *code.shape, dtype=code.dtype, device=code.device)
-        (rows,) = torch.autograd.grad(code, x, grad_outputs=probes, is_grads_batched=True, create_graph=create_graph)
-    return rows.pow(2).flatten(2).sum(2).mean(0)
