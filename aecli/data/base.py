@@ -64,6 +64,15 @@ class Split:
         rows = rows.to(self.compute_device, non_blocking=True)
         return rows.float().div_(255.0) if rows.dtype == torch.uint8 else rows
 
+    def rows(self, index: slice | Tensor) -> Split:
+        """The split of the samples at `index` (a slice, row indices or a boolean mask), with
+        their labels and factors, stored as these are and handed out on the same device."""
+        if isinstance(index, slice):
+            kept = (None if t is None else t[index] for t in (self.stored, self.labels, self.factors))
+        else:
+            kept = (None if t is None else t[index.to(t.device)] for t in (self.stored, self.labels, self.factors))
+        return Split(*kept, device=self.device)
+
     def batches(self, batch_size: int) -> Iterator[Tensor]:
         """The whole split in order, as float batches of at most `batch_size` samples."""
         for start in range(0, len(self), batch_size):
@@ -184,15 +193,11 @@ def first_training_samples(data: Dataset, count: int | None) -> Dataset:
     """`data` with only the first `count` training samples (None: all); val and test unchanged."""
     if count is None or count >= len(data.train):
         return data
-    train = data.train
-    kept = (None if t is None else t[:count] for t in (train.stored, train.labels, train.factors))
-    return dataclasses.replace(data, train=Split(*kept, device=train.device))
+    return dataclasses.replace(data, train=data.train.rows(slice(count)))
 
 
 def _without(split: Split, excluded: Tensor) -> Split:
-    keep = ~torch.isin(split.labels, excluded.to(split.labels.device))
-    kept = (None if t is None else t[keep.to(t.device)] for t in (split.stored, split.labels, split.factors))
-    return Split(*kept, device=split.device)
+    return split.rows(~torch.isin(split.labels, excluded.to(split.labels.device)))
 
 
 def _on(value: Tensor | float, like: Tensor) -> Tensor | float:

@@ -140,9 +140,7 @@ def vae_metrics(
 
 def subset_of(split: Split, rows: int, seed: int = 0) -> Split:
     """`rows` samples of `split` drawn without replacement by a fixed-seed generator, in order."""
-    index = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:rows].sort().values
-    kept = (None if t is None else t.index_select(0, index.to(t.device)) for t in (split.stored, split.labels, split.factors))
-    return Split(*kept, device=split.device)
+    return split.rows(torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:rows].sort().values)
 
 
 @torch.no_grad()
