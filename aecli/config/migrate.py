@@ -64,17 +64,20 @@ def migrate(cfg: DictConfig) -> DictConfig:
         for group, added in (("model", MODEL_ADDED), ("dataset", DATASET_ADDED)):
             node = cfg.get(group)
             if isinstance(node, DictConfig):
-                for key, value in added.get(str(node.get("name")), {}).items():
-                    if key not in node:
-                        node[key] = value
+                _fill(node, added.get(str(node.get("name")), {}))
         chosen = cfg.get("regularizer")
-        for name, added in REGULARIZER_ADDED.items():
-            node = chosen.get(name) if isinstance(chosen, DictConfig) else None
-            if isinstance(node, DictConfig):
-                for key, value in added.items():
-                    if key not in node:
-                        node[key] = value
+        if isinstance(chosen, DictConfig):
+            for name, added in REGULARIZER_ADDED.items():
+                if isinstance(chosen.get(name), DictConfig):
+                    _fill(chosen[name], added)
     return cfg
+
+
+def _fill(node: DictConfig, added: dict[str, Any]) -> None:
+    """The keys of `added` that `node` (one option's settings) lacks, with their old values."""
+    for key, value in added.items():
+        if key not in node:
+            node[key] = value
 
 
 _MISSING = object()
