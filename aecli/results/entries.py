@@ -121,11 +121,15 @@ def figure(entry: Entry, metrics: Metrics, key: str) -> float:
     0 when two factors share a latent (then they are not separated)."""
     if key != "factors":
         return float(metrics[key])
-    rows = metrics["factor_corr"]
-    best = [max(range(len(rows)), key=lambda i: abs(rows[i][j])) for j in range(len(entry.factors))]
-    if len(set(best)) < len(best):
+    best = [best_latent(metrics["factor_corr"], j) for j in range(len(entry.factors))]
+    if len({latent for latent, _ in best}) < len(best):
         return 0.0
-    return min(abs(rows[i][j]) for j, i in enumerate(best))
+    return min(r for _, r in best)
+
+
+def best_latent(rows: list[list[float]], factor: int) -> tuple[int, float]:
+    """The latent most correlated with `factor` and its |r| (rows: latents, columns: factors)."""
+    return max(((i, abs(row[factor])) for i, row in enumerate(rows)), key=lambda pair: pair[1])
 
 
 def describe(entry: Entry, runs: list[Metrics], done: dict[str, list[Metrics]]) -> str:
@@ -165,7 +169,7 @@ def _factors(runs: list[Metrics], names: list[str]) -> str:
     """Per factor, its best latent by |Spearman r| on each run (rows: latents, columns: factors)."""
     parts = []
     for j, name in enumerate(names):
-        best = [max(enumerate(abs(row[j]) for row in run["factor_corr"]), key=lambda pair: pair[1]) for run in runs]
+        best = [best_latent(run["factor_corr"], j) for run in runs]
         latents = ", ".join(f"z{i}" for i, _ in best)
         parts.append(f"{name}: {_spread([r for _, r in best], '.2f')} ({latents})")
     return f"best latent per factor, absolute Spearman r ({'; '.join(parts)})"
