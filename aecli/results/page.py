@@ -20,6 +20,7 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[Key, Outcome], s
     done = {entry.label: [outcomes[entry.label, seed].metrics for seed in seeds
                           if outcomes.get((entry.label, seed), Outcome("pending")).status == "completed"]
             for entry in entries}
+    rows, verdicts = zip(*(_row(entry, outcomes, seeds, done) for entry in entries)) if entries else ((), ())
     lines = [
         "# Results",
         "",
@@ -30,23 +31,11 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[Key, Outcome], s
         f"test split, as mean ± standard deviation over the seeds {', '.join(map(str, seeds))}. A target holds only",
         "when it holds on every seed; where it does not, the target column says so and names the seed.",
         "",
+        _summary(dict(zip((entry.label for entry in entries), verdicts))),
+        "",
         "| experiment | the lecture notes' claim | anchor | target | our figure | target met | time per run | device |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    verdicts = {}
-    for entry in entries:
-        row, verdicts[entry.label] = _row(entry, outcomes, seeds, done)
-        lines.append(row)
-    scored = [label for label, text in verdicts.items() if text]
-    missed = [label for label in scored if verdicts[label].startswith("**missed**")]
-    met = [label for label in scored if verdicts[label].startswith("yes")]
-    lines[lines.index("| experiment | the lecture notes' claim | anchor | target | our figure | target met | time per run | device |")
-          - 1:0] = [
-        "",
-        f"**Targets met on every seed: {len(met)} of the {len(scored)} experiments with a target**"
-        + (f"; missed: {', '.join(missed)}" if missed else "")
-        + (f"; not yet run on every seed: {', '.join(sorted(set(scored) - set(met) - set(missed)))}"
-           if len(met) + len(missed) < len(scored) else "") + ".",
+        *rows,
     ]
     runs = [outcome for outcome in outcomes.values() if outcome.status == "completed"]
     reused = sum(outcome.reused for outcome in runs)
@@ -69,6 +58,17 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[Key, Outcome], s
         "",
     ]
     path.write_text("\n".join(lines))
+
+
+def _summary(verdicts: dict[str, str]) -> str:
+    """The line above the table: how many experiments met their targets on every seed, which missed."""
+    scored = [label for label, text in verdicts.items() if text]
+    missed = [label for label in scored if verdicts[label].startswith("**missed**")]
+    met = [label for label in scored if verdicts[label].startswith("yes")]
+    pending = [label for label in scored if label not in met and label not in missed]
+    return (f"**Targets met on every seed: {len(met)} of the {len(scored)} experiments with a target**"
+            + (f"; missed: {', '.join(missed)}" if missed else "")
+            + (f"; not yet run on every seed: {', '.join(sorted(pending))}" if pending else "") + ".")
 
 
 def _row(entry: Entry, outcomes: dict[Key, Outcome], seeds: list[int], done: dict[str, list[Metrics]]) -> tuple[str, str]:
