@@ -41,6 +41,7 @@ TRAIN: dict[str, Spec] = {
     "trainer.epochs": Int(min=1),
     "trainer.batch_size": Int(min=1),
     "trainer.eval_batch_size": Int(min=1),
+    "trainer.bn_stats_samples": Int(min=0, nullable=True, requirement="be an integer >= 0 (training samples; 0 or null: off)"),
     "trainer.optimizer": Choice(*OPTIMIZERS),
     "trainer.lr": Float(min=0, min_open=True, requirement="be a positive number"),
     "trainer.momentum": Float(min=0, max=1, max_open=True),

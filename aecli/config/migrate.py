@@ -34,12 +34,13 @@ ADDED: dict[str, Any] = {
     "trainer.pretrain": "none",
     "trainer.finetune_epochs": 0,
     "trainer.eval_batch_size": 4096,
+    "trainer.bn_stats_samples": None,  # runs from before it validated with batch norm's running averages
     "tsne.max_iter": 1000,  # scikit-learn's default, which runs before the key used
     "tsne.backend": "sklearn",
     "tsne.embedding_projector": True,
 }
 MODEL_ADDED: dict[str, dict[str, Any]] = {
-    "mlp": {"code_activation": None, "input_gain": False, "normalize_input": False},
+    "mlp": {"code_activation": None, "input_gain": False, "normalize_input": False, "batch_norm": False},
     "conv": {
         "input_gain": False, "code_activation": None, "kernel_sizes": None, "strides": None, "padding": None,
         "batch_norm": False, "hidden_dim": None, "separate_heads": False,

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from aecli.data import Dataset
+from aecli.engine.batch_norm import recompute_batch_norm
 from aecli.engine.guards import FiniteGuard, GracefulStop
 from aecli.engine.optim import StepLoss, build_optimizer, make_step_loss
 from aecli.engine.schedule import Schedule, early_stop_reason
@@ -102,6 +103,7 @@ def fit(
         for group in optimizer.param_groups:
             group["lr"] = loop.schedule.lr_at(epoch)
         train = train_epoch(loop, epoch, result)
+        recompute_batch_norm(model, data, regularizers, int(trainer.batch_size), trainer.bn_stats_samples, cfg.seed)
         val = evaluate_split(model, likelihood, regularizers, data.val, trainer.eval_batch_size, cfg.seed)
         check_finite_validation(val, epoch, result, trainer.lr)
         end_epoch(loop, epoch, result, train, val, time.perf_counter() - start)

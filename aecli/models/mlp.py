@@ -30,6 +30,10 @@ class TiedLinear(nn.Module):
         self._source = [source]
         self.bias = nn.Parameter(source.weight.new_zeros(source.in_features)) if bias else None
 
+    @property
+    def out_features(self) -> int:
+        return self._source[0].in_features
+
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self._source[0].weight.t(), self.bias)
 
@@ -40,7 +44,7 @@ class TiedLinear(nn.Module):
 
     def extra_repr(self) -> str:
         source = self._source[0]
-        return f"in_features={source.out_features}, out_features={source.in_features}, tied=True"
+        return f"in_features={source.out_features}, out_features={self.out_features}, tied=True"
 
 
 class MLPAutoencoder(Autoencoder):
@@ -63,6 +67,7 @@ class MLPAutoencoder(Autoencoder):
         code_activation: str | None = None,
         input_gain: bool = False,
         normalize_input: bool = False,
+        batch_norm: bool = False,
     ):
         bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         input_dim = num_features(sample_shape)
@@ -85,13 +90,13 @@ class MLPAutoencoder(Autoencoder):
             out_widths = [latent_dim, *reversed(hidden_dims), input_dim * num_params]
             decoder_linears = [nn.Linear(a, b, bias=bias) for a, b in zip(out_widths[:-1], out_widths[1:])]
 
-        encoder_layers = _interleave(encoder_linears, activation_name)
-        hidden_layers = [m for m in encoder_layers if not isinstance(m, nn.Linear)]
+        encoder_layers = _interleave(encoder_linears, activation_name, batch_norm)
+        hidden_layers = [m for m in encoder_layers if not isinstance(m, (nn.Linear, nn.BatchNorm1d))]
         if code_activation is not None:
             if bottleneck.variational:
                 raise UserError("model.code_activation applies to a plain code, not a VAE's mean and log-variance; set it to null")
             encoder_layers.append(activation(code_activation))
-        decoder_layers = _interleave(decoder_linears, activation_name)
+        decoder_layers = _interleave(decoder_linears, activation_name, batch_norm)
         if normalize_input:  # centred and scaled inside the model, undone on the output (aecli.models.scaling)
             scaling = InputScaling(input_dim)
             encoder_layers.insert(0, scaling)
@@ -104,6 +109,7 @@ class MLPAutoencoder(Autoencoder):
         )
         self._affine = activation_name is None or not hidden_dims
         self._affine = self._affine and code_activation is None and not input_gain and not bottleneck.variational
+        self._affine = self._affine and not batch_norm  # batch statistics couple the samples of a batch
 
     @property
     def is_linear(self) -> bool:
@@ -123,6 +129,9 @@ class MLPAutoencoder(Autoencoder):
         if self.variational:
             raise UserError("trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer")
         groups: list[list[nn.Module]] = []
+        if any(isinstance(m, nn.BatchNorm1d) for m in self.decoder):
+            raise UserError("trainer.pretrain=layerwise trains each layer alone, without the decoder's batch norm of "
+                            "model.batch_norm=true; set model.batch_norm=false")
         if self.needs_input_statistics:
             raise UserError("trainer.pretrain=layerwise trains each layer on its own input, not the centred and scaled "
                             "one of model.normalize_input=true; set model.normalize_input=false")
@@ -146,13 +155,17 @@ class MLPAutoencoder(Autoencoder):
         return stages
 
 
-def _interleave(layers: list[nn.Module], activation_name: str | None) -> list[nn.Module]:
-    """Layers with an activation between consecutive ones (none after the last)."""
+def _interleave(layers: list[nn.Module], activation_name: str | None, batch_norm: bool = False) -> list[nn.Module]:
+    """Layers with an activation between consecutive ones (none after the last), each
+    preceded by batch norm over that layer's units when `batch_norm`."""
     out: list[nn.Module] = []
     for i, layer in enumerate(layers):
         out.append(layer)
-        if activation_name is not None and i < len(layers) - 1:
-            out.append(activation(activation_name))
+        if i < len(layers) - 1:
+            if batch_norm:
+                out.append(nn.BatchNorm1d(layer.out_features))
+            if activation_name is not None:
+                out.append(activation(activation_name))
     return out
 
 
@@ -164,6 +177,7 @@ SETTINGS = {
     "code_activation": Choice(*ACTIVATIONS, nullable=True),
     "input_gain": Bool(),
     "normalize_input": Bool(),
+    "batch_norm": Bool(),
 }
 
 
@@ -180,4 +194,5 @@ def build_mlp(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, b
         code_activation=cfg.code_activation,
         input_gain=cfg.input_gain,
         normalize_input=cfg.normalize_input,
+        batch_norm=cfg.batch_norm,
     )

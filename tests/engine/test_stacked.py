@@ -20,7 +20,7 @@ from conftest import events
 
 MLP = OmegaConf.create(
     {"name": "mlp", "hidden_dims": [16, 8], "latent_dim": 2, "activation": "relu", "tied_weights": False,
-     "code_activation": None, "input_gain": False, "normalize_input": False}
+     "code_activation": None, "input_gain": False, "normalize_input": False, "batch_norm": False}
 )
 STACKED = (
     "dataset.num_samples=300", "model.hidden_dims=[16,8]", "trainer.pretrain=layerwise", "trainer.epochs=2",
@@ -56,6 +56,7 @@ def test_tied_weights_stay_tied_within_each_stage():
     "model_cfg, message",
     [
         ({"hidden_dims": []}, "trainer.pretrain=layerwise needs at least one hidden layer"),
+        ({"batch_norm": True}, "without the decoder's batch norm of model.batch_norm=true"),
         ({"name": "conv", "channels": [4], "kernel_size": 3, "kernel_sizes": None, "strides": None, "padding": None,
           "batch_norm": False, "hidden_dim": None, "separate_heads": False}, "stacks the layers of model=mlp"),
     ],

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from aecli.errors import UserError
 from aecli.models import build_model, count_parameters
-from aecli.models.mlp import TiedLinear
+from aecli.models.mlp import MLPAutoencoder, TiedLinear
 
 
 def model_cfg(name: str, **overrides):
@@ -177,3 +177,16 @@ def test_a_tied_network_can_be_rebuilt_from_scratch_for_finetune():
             parameter.fill_(0.5)
     fresh = fresh_copy(model, seed=0)
     assert all(not torch.all(p == 0.5) for p in fresh.parameters())  # every weight and bias re-initialised
+
+
+def test_mlp_batch_norm_sits_after_each_hidden_layer_not_on_the_code_or_output():
+    model = build_model(model_cfg("mlp", hidden_dims=[20, 10], latent_dim=3, batch_norm=True), (12,))
+    kinds = [type(m).__name__ for m in [*model.encoder, *model.decoder]]
+    assert kinds == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU", "Linear",
+                     "Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU", "Linear"]
+    assert [m.num_features for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)] == [20, 10, 10, 20]
+    assert len(model.hidden_layers) == 2 and all(isinstance(m, torch.nn.ReLU) for m in model.hidden_layers)
+    tied = build_model(model_cfg("mlp", hidden_dims=[20], latent_dim=3, batch_norm=True, tied_weights=True), (12,))
+    assert [m.num_features for m in tied.modules() if isinstance(m, torch.nn.BatchNorm1d)] == [20, 20]
+    linear = MLPAutoencoder((12,), [20], 3, activation_name=None, batch_norm=True)
+    assert not linear.is_linear  # batch statistics couple the samples

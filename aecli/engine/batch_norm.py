@@ -1,0 +1,64 @@
+"""Batch norm's population statistics, recomputed before each validation ("precise BN").
+
+During training each batch-norm layer keeps running averages of its batches' means and
+variances (momentum 0.1: the last few dozen batches, of a model that moved under each of
+them). Evaluation uses those averages, so the validation loss of an epoch carries their noise,
+and a best.pt chosen by it is chosen partly by that noise. Before each validation the trainer
+instead averages the statistics of `trainer.bn_stats_samples` training samples, in batches of
+the training size, seen as in training (the dataset's training draw and every corruption), from
+a seeded draw that leaves the training sequence untouched (Wu & Johnson 2021, "Rethinking
+'Batch' in BatchNorm"; docs/experiments.md measures it on variance_mnist_dae).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aecli.data import Dataset
+from aecli.engine.rng import seeded_draws
+from aecli.models import Autoencoder
+from aecli.regularizers import Regularizer
+
+
+def batch_norm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
+@torch.no_grad()
+def recompute_batch_norm(
+    model: Autoencoder,
+    data: Dataset,
+    regularizers: list[Regularizer],
+    batch_size: int,
+    samples: int | None,
+    seed: int,
+) -> int:
+    """Replace every batch-norm layer's running mean and variance with the average over batches
+    of `samples` training samples (all of them when there are fewer); the number of samples
+    used, 0 when the model has no batch norm or `samples` is null or 0."""
+    layers = batch_norm_layers(model)
+    if not layers or not samples:
+        return 0
+    momenta = [layer.momentum for layer in layers]
+    was_training = model.training
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # a cumulative average over the batches below
+    model.train()
+    count = min(int(samples), len(data.train))
+    try:
+        with seeded_draws(seed):
+            order = torch.randperm(len(data.train))[:count]
+            for index in order.split(batch_size):
+                if len(index) < 2 and count > 1:
+                    continue  # a batch of one has no variance (a last, partial batch)
+                x = data.training_batch(data.train.batch(index))
+                for regularizer in regularizers:
+                    x = regularizer.corrupt(x)
+                model(x)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+        model.train(was_training)
+    return count
