@@ -17,12 +17,23 @@ from torch import nn
 
 from aecli.data import Dataset
 from aecli.engine.rng import seeded_draws
+from aecli.errors import UserError
 from aecli.models import Autoencoder
 from aecli.regularizers import Regularizer
 
 
 def batch_norm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
+def check_last_batch(model: nn.Module, num_train: int, batch_size: int) -> None:
+    """A fully connected batch norm cannot normalize a batch of one sample (it has no variance):
+    refuse, with the fix, a training split whose last batch would be one sample."""
+    if num_train % batch_size == 1 and num_train > 1 and any(isinstance(m, nn.BatchNorm1d) for m in batch_norm_layers(model)):
+        raise UserError(
+            f"batch norm cannot train on the last batch of {num_train} training samples in batches of {batch_size}: "
+            f"it holds one sample, which has no variance; set trainer.batch_size={batch_size + 1} (or another size)"
+        )
 
 
 @torch.no_grad()

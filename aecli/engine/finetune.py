@@ -124,8 +124,11 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, 
     model.train()
     order = torch.randperm(len(x)).to(x.device)  # CPU generator: the order repeats on any device
     total = torch.zeros((), device=x.device)
-    for start in range(0, len(x), batch_size):
-        batch = order[start : start + batch_size]
+    starts = list(range(0, len(x), batch_size))
+    if len(starts) > 1 and len(x) - starts[-1] == 1:
+        starts.pop()  # the one left over joins the batch before: batch norm cannot train on a batch of one
+    for start, end in zip(starts, [*starts[1:], len(x)]):
+        batch = order[start:end]
         loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from aecli.data import Dataset
-from aecli.engine.batch_norm import recompute_batch_norm
+from aecli.engine.batch_norm import check_last_batch, recompute_batch_norm
 from aecli.engine.guards import FiniteGuard, GracefulStop
 from aecli.engine.optim import StepLoss, build_optimizer, make_step_loss
 from aecli.engine.schedule import Schedule, early_stop_reason
@@ -90,6 +90,7 @@ def fit(
     TrainingDiverged before anything is saved, so the last good checkpoint stays.
     """
     trainer = cfg.trainer
+    check_last_batch(model, len(data.train), int(trainer.batch_size))
     optimizer = build_optimizer(model, trainer)
     result = FitResult() if resume is None else FitResult.resume(resume, optimizer, trainer.lr)
     loop = Loop(

@@ -89,3 +89,12 @@ def test_a_run_validates_and_saves_with_the_recomputed_statistics(tmp_path):
     assert recompute_batch_norm(loaded.model, experiment.data, experiment.regularizers, 16, 64, seed=0) == 64
     for layer, before in zip((m for m in loaded.model.modules() if isinstance(m, nn.BatchNorm1d)), saved):
         torch.testing.assert_close(layer.running_var, before)  # not the running averages of training
+
+
+def test_a_last_training_batch_of_one_is_refused_with_the_fix(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("train", "dataset.num_samples=200", "model.batch_norm=true", "trainer.batch_size=53", "trainer.epochs=1",
+                     "tsne.enabled=false", f"hydra.run.dir={tmp_path / 'run'}", check=False, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "last batch of 160 training samples in batches of 53" in result.stderr and "trainer.batch_size=54" in result.stderr

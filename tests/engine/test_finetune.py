@@ -126,3 +126,12 @@ def test_an_encoder_of_another_code_size_or_bad_labels_are_refused():
         train_classifier(small_encoder(), CODE_DIM, 1, x, y, x, y, x, y, **common)
     with pytest.raises(ValueError, match="15 samples, 14 labels"):
         train_classifier(small_encoder(), CODE_DIM, 2, x, y[:-1], x, y, x, y, **common)
+
+
+def test_an_encoder_with_batch_norm_trains_when_one_sample_is_left_over():
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, CODE_DIM))
+    (train_x, train_y), (val_x, val_y) = xor_data(33, 0), xor_data(40, 1)  # 33 = 2 batches of 16 + 1
+    result = train_classifier(encoder, CODE_DIM, 2, train_x, train_y, val_x, val_y, val_x, val_y,
+                              epochs=3, batch_size=16, lr=0.05, seed=0, device="cpu")
+    assert len(result.train_loss) == 3 and all(np.isfinite(result.train_loss))
