@@ -17,6 +17,7 @@ from torch import nn
 
 from aecli.data import Dataset
 from aecli.engine.rng import seeded_draws
+from aecli.engine.steps import corrupted
 from aecli.errors import UserError
 from aecli.models import Autoencoder
 from aecli.regularizers import Regularizer
@@ -29,7 +30,7 @@ def batch_norm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]
 def check_last_batch(model: nn.Module, num_train: int, batch_size: int) -> None:
     """A fully connected batch norm cannot normalize a batch of one sample (it has no variance):
     refuse, with the fix, a training split whose last batch would be one sample."""
-    if num_train % batch_size == 1 and num_train > 1 and any(isinstance(m, nn.BatchNorm1d) for m in batch_norm_layers(model)):
+    if num_train % batch_size == 1 and num_train > 1 and any(isinstance(m, nn.BatchNorm1d) for m in model.modules()):
         raise UserError(
             f"batch norm cannot train on the last batch of {num_train} training samples in batches of {batch_size}: "
             f"it holds one sample, which has no variance; set trainer.batch_size={batch_size + 1} (or another size)"
@@ -64,10 +65,7 @@ def recompute_batch_norm(
             for index in order.split(batch_size):
                 if len(index) < 2 and count > 1:
                     continue  # a batch of one has no variance (a last, partial batch)
-                x = data.training_batch(data.train.batch(index))
-                for regularizer in regularizers:
-                    x = regularizer.corrupt(x)
-                model(x)
+                model(corrupted(regularizers, data.training_batch(data.train.batch(index))))
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum

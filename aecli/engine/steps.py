@@ -34,10 +34,7 @@ def loss_terms(
     error of the decoder's mean against the clean `x`, per sample) and the model's and regularizers'
     diagnostics (e.g. the VAE's KL per latent).
     """
-    x_in = x
-    if corrupt:
-        for regularizer in regularizers:
-            x_in = regularizer.corrupt(x_in)
+    x_in = corrupted(regularizers, x) if corrupt else x
     forward = model(x_in)
     terms = {"recon": likelihood.nll(forward.output, x).mean(), **model.penalty(x_in, forward)}
     for regularizer in regularizers:
@@ -50,6 +47,13 @@ def loss_terms(
         for regularizer in regularizers:
             terms.update(regularizer.diagnostics(model, x_in, forward))
     return terms, forward
+
+
+def corrupted(regularizers: list[Regularizer], x: Tensor) -> Tensor:
+    """`x` after every regularizer's training corruption, in turn (the encoder's training input)."""
+    for regularizer in regularizers:
+        x = regularizer.corrupt(x)
+    return x
 
 
 def squared_error(reconstruction: Tensor, x: Tensor) -> Tensor:
