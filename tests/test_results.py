@@ -113,3 +113,10 @@ def test_the_page_has_a_row_per_experiment_and_says_what_is_missing(tmp_path):
     assert "ranged over 1.0 to 1.4" in text
     assert ("**Targets met on every seed: 0 of the 2 experiments with a target**; missed: mnist_ae; "
             "not yet run on every seed: lines_vae.") in text
+
+
+def test_the_page_is_written_into_a_folder_that_does_not_exist_yet(tmp_path):
+    page = tmp_path / "try" / "RESULTS.md"
+    write_page(page, [entry("mnist_ae")], {}, [0], "python -m aecli.results --out try/RESULTS.md",
+               datetime.now(timezone.utc), ["0"])
+    assert "| mnist_ae |" in page.read_text()

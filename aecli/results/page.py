@@ -57,6 +57,7 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[Key, Outcome], s
         f"machine. This invocation's load average (1, 5, 15 min): {'; '.join(loads)}.",
         "",
     ]
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
 
 
