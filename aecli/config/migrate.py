@@ -49,6 +49,7 @@ MODEL_ADDED: dict[str, dict[str, Any]] = {
 }
 REGULARIZER_ADDED: dict[str, dict[str, Any]] = {
     "contractive": {"projections": None},
+    "vae": {"prior": "normal", "prior_components": 10},
 }
 DATASET_ADDED: dict[str, dict[str, Any]] = {
     "mnist": {"exclude_classes": []},

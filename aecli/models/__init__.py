@@ -12,9 +12,9 @@ from aecli.registry import Registry
 MODELS = Registry("model", __name__)
 
 from aecli.models.base import Autoencoder, Forward, count_parameters  # noqa: E402  (after MODELS)
-from aecli.models.bottleneck import Bottleneck, GaussianBottleneck  # noqa: E402
+from aecli.models.bottleneck import Bottleneck, GaussianBottleneck, MixturePriorBottleneck  # noqa: E402
 
-__all__ = ["MODELS", "Autoencoder", "Forward", "Bottleneck", "GaussianBottleneck", "build_model", "count_parameters"]
+__all__ = ["MODELS", "Autoencoder", "Forward", "Bottleneck", "GaussianBottleneck", "MixturePriorBottleneck", "build_model", "count_parameters"]
 
 
 def build_model(

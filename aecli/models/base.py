@@ -87,7 +87,7 @@ class Autoencoder(nn.Module):
 
     @property
     def variational(self) -> bool:
-        """True for a Gaussian bottleneck (a VAE): codes are sampled and a prior N(0, I) exists.
+        """True for a Gaussian bottleneck (a VAE): codes are sampled and a prior p(z) exists.
         The one place this is answered; outside models/ only regularizers/vae asks."""
         return self.bottleneck.variational
 

@@ -29,6 +29,11 @@ class Regularizer:
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
 
+    def make_bottleneck(self, latent_dim: int | None) -> Bottleneck:
+        """The code layer this term needs (`bottleneck`), for a code of `latent_dim` values."""
+        assert self.bottleneck is not None
+        return self.bottleneck()
+
     def corrupt(self, x: Tensor) -> Tensor:
         """The input the encoder sees during training (and at validation, drawn from a fixed seed,
         when `corrupts_input`; never at evaluation)."""

@@ -2,10 +2,12 @@
 
 `regularizer=vae` declares that its term needs a Gaussian code layer (`bottleneck`), which
 the model family builds (q(z|x) = N(mean, diag(exp(logvar))), sampled by
-reparameterization); this regularizer adds beta * KL(q(z|x) || N(0, I)) to the
-reconstruction term. With beta = 1 the
-loss is the negative ELBO. Every figure is in nats per sample: summed over the data
-dimensions (and the latent dimensions for the KL), averaged over the batch.
+reparameterization); this regularizer adds beta * KL(q(z|x) || p(z)) to the
+reconstruction term. The prior p(z) is N(0, I) (`prior: normal`, the KL in closed form) or a
+learned mixture of Gaussians (`prior: mixture`, the KL a one-sample estimate; see
+aecli.models.bottleneck). With beta = 1 the loss is the negative ELBO. Every figure is in
+nats per sample: summed over the data dimensions (and the latent dimensions for the KL),
+averaged over the batch.
 
 `vae_metrics` computes a trained VAE's test figures (ELBO, importance-weighted
 bound, KL, active units); `aecli evaluate` calls it.
@@ -20,34 +22,33 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from aecli.config.schema import Float, Int
+from aecli.config.schema import Choice, Float, Int
 from aecli.data import Dataset, Split
 from aecli.errors import UserError
 from aecli.likelihoods import Likelihood
-from aecli.models import Autoencoder, Forward, GaussianBottleneck
+from aecli.models import Autoencoder, Forward, GaussianBottleneck, MixturePriorBottleneck
+from aecli.models.bottleneck import kl_per_dimension, log_normal
 from aecli.regularizers import REGULARIZERS
 from aecli.regularizers.base import Regularizer
 
 SETTINGS = {
     "beta": Float(min=0, min_open=True, requirement="be a number > 0 (beta = 1 is the plain VAE)"),
     "warmup_epochs": Int(min=0),
+    "prior": Choice("normal", "mixture"),
+    "prior_components": Int(min=1),
 }
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active when Cov_x(E_q[z]) > 0.01
 
 
-def kl_per_dimension(mean: Tensor, logvar: Tensor) -> Tensor:
-    """KL(N(mean, exp(logvar)) || N(0, 1)) per sample and latent dimension, in nats, shape (B, latent_dim)."""
-    return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
-
-
 class VAE(Regularizer):
-    """Adds `kl`: beta * KL(q(z|x) || N(0, I)), summed over latents, averaged over the batch.
+    """Adds `kl`: beta * KL(q(z|x) || p(z)), summed over latents, averaged over the batch.
 
     With `warmup_epochs` = W > 0 the training weight rises linearly: epoch e trains
     with beta * min(1, e / W). Validation and test losses always use the full beta,
     so best.pt is chosen on the objective itself, not on a discounted one.
-    Diagnostics: `kl_unweighted` (the KL itself) and `kl_dim_<i>` (its share per latent).
+    Diagnostics: `kl_unweighted` (the KL itself) and, for the N(0, I) prior, `kl_dim_<i>` (its
+    share per latent; a mixture prior's KL does not split by latent).
     """
 
     name = "vae"
@@ -57,18 +58,29 @@ class VAE(Regularizer):
         super().__init__(cfg)
         self.beta = float(cfg.beta)
         self.warmup_epochs = int(cfg.warmup_epochs)
+        self.prior = str(cfg.prior)
+        self.prior_components = int(cfg.prior_components)
         self.start_epoch(1)
+
+    def make_bottleneck(self, latent_dim: int | None) -> GaussianBottleneck:
+        if self.prior == "normal":
+            return GaussianBottleneck()
+        if latent_dim is None:
+            raise UserError("regularizer.vae.prior=mixture needs a model with a model.latent_dim")
+        return MixturePriorBottleneck(self.prior_components, int(latent_dim))
 
     def start_epoch(self, epoch: int) -> None:
         ramp = min(1.0, epoch / self.warmup_epochs) if self.warmup_epochs else 1.0
         self.train_weight = self.beta * ramp
 
     def penalty(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
-        kl = kl_per_dimension(forward.stats["mean"], forward.stats["logvar"]).sum(1).mean()
+        kl = model.bottleneck.kl(forward.stats["mean"], forward.stats["logvar"], forward.code).mean()
         weight = self.train_weight if model.training else self.beta
         return {"kl": weight * kl}
 
     def diagnostics(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
+        if not model.bottleneck.closed_form_kl:
+            return {"kl_unweighted": model.bottleneck.kl(forward.stats["mean"], forward.stats["logvar"], forward.code).mean()}
         per_dim = kl_per_dimension(forward.stats["mean"], forward.stats["logvar"]).mean(0)
         return {"kl_unweighted": per_dim.sum(), **{f"kl_dim_{i}": value for i, value in enumerate(per_dim.unbind())}}
 
@@ -107,17 +119,18 @@ def vae_metrics(
 ) -> dict[str, float]:
     """A trained VAE's figures on `split`, each averaged over its samples, in nats per sample.
 
-    elbo: E_q[log p(x|z)] - KL(q(z|x) || N(0, I)), the reconstruction term estimated with
+    elbo: E_q[log p(x|z)] - KL(q(z|x) || p(z)), the reconstruction term estimated with
         one draw of z per sample (as pytorch/examples' test loss; unbiased, and over
         thousands of samples its noise is far below the figures' second decimal) and the KL
-        in closed form (beta plays no part).
+        in closed form for the N(0, I) prior, with the same draw for a mixture prior (beta
+        plays no part).
     nll_iw: -log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x) with K = `num_samples`, the
         importance-weighted bound of Burda et al. (2016): an upper bound on -log p(x) that
         tightens as K grows; K = 1 gives -elbo in expectation. It decodes K draws per sample,
         so it is the expensive figure: on `nll_iw_rows` samples of the split (a fixed-seed
         draw; None or more than the split: all of them), with `nll_iw_se`, the standard error of
         that mean over the samples (0 when all were used), and `nll_iw_rows`, how many.
-    kl: KL(q(z|x) || N(0, I)), summed over latents.
+    kl: KL(q(z|x) || p(z)), summed over latents.
     active_units: the number of latents whose posterior mean varies across the split,
         Var_x(E_q[z_i]) > 0.01.
 
@@ -161,7 +174,8 @@ def per_sample_bounds(
         stats = model(x).stats
         mean, logvar = stats["mean"], stats["logvar"]
         log_px, log_w = _log_weights(model, likelihood, x, mean, logvar, num_samples, batch_size)
-        kl = kl_per_dimension(mean, logvar).sum(1)
+        # log p(x|z) - log w = log q(z|x) - log p(z): the KL's Monte Carlo estimate where it has no closed form.
+        kl = model.bottleneck.kl(mean, logvar, mean) if model.bottleneck.closed_form_kl else (log_px - log_w).mean(0)
         parts["elbo"].append(log_px.mean(0) - kl)
         parts["nll_iw"].append(math.log(num_samples) - torch.logsumexp(log_w, dim=0))
         parts["kl"].append(kl)
@@ -183,8 +197,7 @@ def _log_weights(
         z = mean + torch.exp(0.5 * logvar) * eps
         targets = x.unsqueeze(0).expand(draws, *x.shape).reshape(draws * rows, *x.shape[1:])
         log_p = -likelihood.nll(model.decode(z.reshape(draws * rows, latent_dim)), targets).reshape(draws, rows)
-        # log N(z; 0, I) - log N(z; mean, exp(logvar)); the 2 pi terms cancel.
-        log_prior_over_q = (-0.5 * z.pow(2) + 0.5 * eps.pow(2) + 0.5 * logvar).sum(-1)
+        log_prior_over_q = model.bottleneck.log_prior(z) - log_normal(z, mean, logvar).sum(-1)
         log_px.append(log_p)
         log_w.append(log_p + log_prior_over_q)
     return torch.cat(log_px), torch.cat(log_w)

@@ -85,7 +85,7 @@ def curves_figure(axis: np.ndarray, curves: Tensor, axis_name: str) -> plt.Figur
         ax.plot(axis, curve, lw=1.0, alpha=0.8)
     ax.set_xlabel(axis_name)
     ax.set_ylabel("value")
-    ax.set_title(f"{len(curves)} samples from the prior N(0, I)")
+    ax.set_title(f"{len(curves)} samples from the prior")
     fig.tight_layout()
     return fig
 
