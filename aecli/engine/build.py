@@ -50,7 +50,7 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
     rng = torch.get_rng_state()  # a refused candidate's model must not shift the chosen one's initialization
     for position, candidate in enumerate(candidates):
         try:
-            likelihood, model = _likelihood_and_model(cfg, candidate, data, regularizers, bottleneck_for(regularizers, cfg.model.get("latent_dim")))
+            likelihood, model = _likelihood_and_model(cfg, candidate, data, regularizers, bottleneck_for(regularizers, int(cfg.model.latent_dim)))
             break
         except UserError:
             if position == len(candidates) - 1:

@@ -19,7 +19,7 @@ def build_regularizers(cfg: DictConfig | None) -> list[Regularizer]:
     return [REGULARIZERS.build(settings, name=name) for name, settings in (cfg or {}).items()]
 
 
-def bottleneck_for(regularizers: list[Regularizer], latent_dim: int | None) -> Bottleneck:
+def bottleneck_for(regularizers: list[Regularizer], latent_dim: int) -> Bottleneck:
     """The code layer the chosen terms need, for a code of `latent_dim` values: plain unless one
     asks for another (the VAE's KL term asks for a Gaussian one, with its prior)."""
     wanted = [r for r in regularizers if r.bottleneck is not None]

@@ -29,7 +29,7 @@ class Regularizer:
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
 
-    def make_bottleneck(self, latent_dim: int | None) -> Bottleneck:
+    def make_bottleneck(self, latent_dim: int) -> Bottleneck:
         """The code layer this term needs (`bottleneck`), for a code of `latent_dim` values."""
         assert self.bottleneck is not None
         return self.bottleneck()

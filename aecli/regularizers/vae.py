@@ -62,12 +62,10 @@ class VAE(Regularizer):
         self.prior_components = int(cfg.prior_components)
         self.start_epoch(1)
 
-    def make_bottleneck(self, latent_dim: int | None) -> GaussianBottleneck:
+    def make_bottleneck(self, latent_dim: int) -> GaussianBottleneck:
         if self.prior == "normal":
             return GaussianBottleneck()
-        if latent_dim is None:
-            raise UserError("regularizer.vae.prior=mixture needs a model with a model.latent_dim")
-        return MixturePriorBottleneck(self.prior_components, int(latent_dim))
+        return MixturePriorBottleneck(self.prior_components, latent_dim)
 
     def start_epoch(self, epoch: int) -> None:
         ramp = min(1.0, epoch / self.warmup_epochs) if self.warmup_epochs else 1.0

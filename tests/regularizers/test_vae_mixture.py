@@ -17,7 +17,7 @@ from aecli.engine.steps import loss_terms
 from aecli.errors import UserError
 from aecli.likelihoods import build_likelihood
 from aecli.models import Autoencoder, GaussianBottleneck, MixturePriorBottleneck
-from aecli.models.bottleneck import kl_per_dimension
+from aecli.models.bottleneck import log_normal
 from aecli.regularizers import bottleneck_for, build_regularizers
 from aecli.regularizers.vae import vae_metrics
 from conftest import REPO
@@ -149,6 +149,11 @@ def test_a_run_saved_before_the_prior_setting_loads_with_the_normal_prior():
     assert migrate(old).regularizer.vae.prior == "normal"
 
 
-def test_the_standard_prior_keeps_its_closed_form_kl():
-    mean, logvar = torch.randn(5, 3), torch.randn(5, 3)
-    assert torch.equal(GaussianBottleneck().kl(mean, logvar, mean), kl_per_dimension(mean, logvar).sum(1))
+def test_the_standard_priors_closed_form_kl_agrees_with_its_log_density():
+    """Training uses the closed form; nll_iw uses log_prior and log_normal: the two must agree."""
+    torch.manual_seed(0)
+    mean, logvar = torch.randn(4, 3), torch.randn(4, 3) * 0.5
+    z = mean + (0.5 * logvar).exp() * torch.randn(200_000, 4, 3)
+    bottleneck = GaussianBottleneck()
+    monte_carlo = (log_normal(z, mean, logvar).sum(-1) - bottleneck.log_prior(z)).mean(0)
+    assert torch.allclose(bottleneck.kl(mean, logvar, mean), monte_carlo, atol=0.02)
