@@ -26,7 +26,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from aecli.engine.build import Experiment
+from aecli.engine.experiment import Experiment
 from aecli.errors import UserError
 
 ArrayLike = np.ndarray | Tensor
@@ -34,26 +34,38 @@ ArrayLike = np.ndarray | Tensor
 
 @dataclass
 class Run:
-    """A run rebuilt from its directory: `cfg` is its resolved config with any overrides applied."""
+    """A run rebuilt from its directory: its experiment (`cfg` is the run's resolved config with
+    any overrides applied) with the checkpoint `checkpoint_name`'s weights, from `epoch`."""
 
     path: Path
-    cfg: DictConfig
     experiment: Experiment
     checkpoint_name: str
     epoch: int
-    device: torch.device
+
+    @property
+    def cfg(self) -> DictConfig:
+        return self.experiment.cfg
 
     @property
     def config(self) -> DictConfig:
-        return self.cfg
+        return self.experiment.cfg
 
     @property
     def model(self) -> torch.nn.Module:
         return self.experiment.model
 
     @property
+    def device(self) -> torch.device:
+        return self.experiment.device
+
+    @property
     def batch_size(self) -> int:
-        return int(self.cfg.trainer.eval_batch_size)
+        return self.experiment.eval_batch_size
+
+    @property
+    def title(self) -> str:
+        """Which run and checkpoint, for the commands' first lines."""
+        return f"{self.path} (checkpoint {self.checkpoint_name}, epoch {self.epoch})"
 
     @torch.inference_mode()
     def encode(self, x: ArrayLike) -> ArrayLike:
@@ -109,9 +121,7 @@ class Run:
 
         def chunks() -> Iterator[Tensor]:
             for chunk in tensor.split(self.batch_size):
-                chunk = chunk.to(self.device)
-                chunk = chunk.float() / 255.0 if chunk.dtype == torch.uint8 else chunk.float()
-                yield (chunk - _on(data.x_offset, chunk)) / _on(data.x_scale, chunk)
+                yield data.normalize(chunk.to(self.device))
 
         return chunks(), back
 
@@ -122,26 +132,26 @@ def load_run(
     """Rebuild the run at `run` from `.hydra/config.yaml` (plus `overrides`, e.g. a new
     data.root) and load `checkpoints/<checkpoint>.pt` (weights_only) into its model, on
     `device` (auto, cpu, cuda, cuda:N, mps; None: the run's own trainer.device)."""
-    from aecli.config.validate import validate_train_config
-    from aecli.engine.build import build_experiment
     from aecli.engine.device import resolve_device
-    from aecli.runs.checkpoint import load_checkpoint, load_model_state
+    from aecli.engine.experiment import build_experiment
+    from aecli.runs.checkpoint import load_checkpoint
+    from aecli.runs.config import check_train_config
     from aecli.runs.open import check_same_model, locate_run
 
     if device is not None:
         overrides = {**(overrides or {}), "trainer": {**(overrides or {}).get("trainer", {}), "device": str(device)}}
     path, cfg, checkpoint_path = locate_run(run, checkpoint, overrides)
 
-    validate_train_config(cfg)
+    check_train_config(cfg)
     resolved = resolve_device(cfg.trainer.device)
     payload = load_checkpoint(checkpoint_path, map_location=resolved)
     check_same_model(payload, cfg, checkpoint_path)
 
     torch.manual_seed(cfg.seed)
     experiment = build_experiment(cfg, resolved)
-    load_model_state(experiment.model, payload.get("model"), checkpoint_path)
+    experiment.restore(payload, checkpoint_path)
     experiment.model.eval()
-    return Run(path, cfg, experiment, checkpoint, int(payload.get("epoch", 0)), resolved)
+    return Run(path, experiment, checkpoint, int(payload.get("epoch", 0)))
 
 
 def _as_tensor(x: ArrayLike) -> tuple[Tensor, Any]:
@@ -170,7 +180,3 @@ def _in_sample_shape(x: Tensor, sample_shape: tuple[int, ...]) -> Tensor:
         f"this run takes samples of shape {sample_shape} (a batch: (N, {', '.join(map(str, sample_shape))})), "
         f"got {tuple(x.shape)}; reshape or resize the input to match"
     )
-
-
-def _on(value: Tensor | float, like: Tensor) -> Tensor | float:
-    return value.to(like.device, like.dtype) if isinstance(value, Tensor) else value

@@ -1,4 +1,5 @@
-"""The `aecli` entry point: dispatches to one Hydra app per command.
+"""The `aecli` entry point: dispatches to one Hydra app per command, whose arguments Hydra reads
+as they were typed.
 
 Nothing here imports torch (or Hydra), so `aecli --help` answers at once; each
 command module imports the heavy libraries only inside its task function.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 
 from aecli import __version__
 
@@ -70,102 +70,15 @@ def _help_text() -> str:
     return HELP.format(commands="\n".join(lines))
 
 
-def _parsed(args: list[str]) -> list:
-    """The key=value arguments as Hydra's own override parser reads them (flags left out)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    values = [arg for arg in args if "=" in arg and not arg.startswith("-")]
-    try:
-        return OverridesParser.create().parse_overrides(values)
-    except Exception:  # a malformed override: Hydra itself reports it with its own message
-        return []
+# Hydra's flags that take no value (its documented command-line flags).
+VALUELESS_FLAGS = ("-m", "--multirun", "-r", "--run", "--resolve", "-h", "--help", "--hydra-help", "--version")
 
 
-def _config_dirs(args: list[str]) -> list[Path]:
-    """The shipped config tree and any folder given with -cd/--config-dir."""
-    import aecli.configs  # the shipped config tree: a tiny package, no heavy imports
-
-    folders = [Path(aecli.configs.__file__).parent]
-    for i, arg in enumerate(args):
-        if arg in ("-cd", "--config-dir") and i + 1 < len(args):
-            folders.append(Path(args[i + 1]))
-        elif arg.startswith(("--config-dir=", "-cd=")):
-            folders.append(Path(arg.split("=", 1)[1]))
-    return folders
-
-
-def _unknown_regularizer(args: list[str]) -> str | None:
-    """Name an unknown option in `regularizer=...` before Hydra composes the config.
-
-    Hydra's own message for a list group does not list the valid choices; this one does.
-    Options come from the shipped configs and any folder given with -cd/--config-dir.
-    """
-    names: list[str] = []
-    for override in _parsed(args):
-        if override.key_or_group == "regularizer" and not override.is_delete():
-            value = override.value()
-            names += [str(v) for v in value] if isinstance(value, list) else [str(value)]
-    if not names:
-        return None
-    folders = [folder / "regularizer" for folder in _config_dirs(args)]
-    available = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
-    unknown = [n for n in names if n not in available]
-    if not unknown or not available:
-        return None
-    return (
-        f"unknown regularizer {unknown[0]!r}; choose from {', '.join(available)} "
-        f"(several as a list: regularizer=[denoising,sparse_kl]; none: regularizer=[])"
-    )
-
-
-# Sweep plugins (pip install 'aecli[sweeps]'): the option a user names -> (module, package).
-PLUGINS = {
-    "hydra/launcher=joblib": ("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher"),
-    "hydra/launcher=submitit_local": ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
-    "hydra/launcher=submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
-    "hydra/sweeper=optuna": ("hydra_plugins.hydra_optuna_sweeper", "hydra-optuna-sweeper"),
-}
-
-
-def _missing_plugin(args: list[str]) -> str | None:
-    """Name a sweep plugin the command line asks for but this environment lacks (Hydra would
-    only say that the config option does not exist). A +search=... config uses Optuna."""
-    import importlib.util
-
-    for override in _parsed(args):
-        key, value = override.key_or_group, override.value()
-        wanted = "hydra/sweeper=optuna" if key == "search" else f"{key}={value}"
-        if wanted in PLUGINS:
-            module, package = PLUGINS[wanted]
-            try:
-                found = importlib.util.find_spec(module) is not None
-            except ModuleNotFoundError:  # no hydra_plugins namespace at all
-                found = False
-            if not found:
-                return f"{wanted} needs the {package} plugin; install the sweep extras: pip install 'aecli[sweeps]'"
-    return None
-
-
-def _resume_in_place(args: list[str]) -> list[str]:
-    """`resume=RUN_DIR` runs in RUN_DIR itself, and Hydra must not replace its saved config
-    files there: add hydra.run.dir=RUN_DIR and hydra.output_subdir=null (a different
-    hydra.run.dir given by the user is refused later, with one line). They go first, so
-    Hydra's argument parser reads them as overrides whatever flags follow."""
-    parsed = {override.key_or_group: override for override in _parsed(args)}
-    resume = parsed.get("resume")
-    if resume is None or resume.value() is None:
-        return args
-    extra = ["hydra.output_subdir=null"]
-    if "hydra.run.dir" not in parsed:
-        extra.append(f"hydra.run.dir={resume.value()}")
-    return [*extra, *args]
-
-
-def _resume_with_multirun(args: list[str]) -> str | None:
-    resumed = any(o.key_or_group == "resume" and o.value() is not None for o in _parsed(args))
-    if resumed and any(arg in ("-m", "--multirun") for arg in args):
-        return "resume continues one run in its own folder; drop -m (a sweep starts new runs)"
-    return None
+def _flags_first(args: list[str]) -> list[str]:
+    """Hydra's argument parser reads the overrides as one block, so `aecli train a=1 -m b=2` would
+    be refused; a flag without a value means the same wherever it is typed, so those go first."""
+    flags = [arg for arg in args if arg in VALUELESS_FLAGS]
+    return [*flags, *(arg for arg in args if arg not in VALUELESS_FLAGS)]
 
 
 def _run_hydra_app(command: str, module: object) -> int:
@@ -209,15 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if command == "train":
-        problem = _unknown_regularizer(rest) or _missing_plugin(rest) or _resume_with_multirun(rest)
-        if problem:
-            print(f"aecli train: error: {problem}", file=sys.stderr)
-            return 2
-        rest = _resume_in_place(rest)
     module = importlib.import_module(COMMANDS[command][0])
     # Hydra parses sys.argv itself; present the subcommand as the program name.
-    sys.argv = [f"aecli {command}", *rest]
+    sys.argv = [f"aecli {command}", *_flags_first(rest)]
     return _run_hydra_app(command, module)
 
 

@@ -3,7 +3,7 @@
 Raise `UserError` for anything the user can fix (a bad option, missing data, a
 combination that cannot work); let every other exception surface as a traceback,
 because it is a bug. This module depends on nothing (the commands turn these into exit
-codes: aecli.commands.app). Exit status: 2 for a user error, 3 when training diverged,
+codes: aecli.commands.user_errors). Exit status: 2 for a user error, 3 when training diverged,
 128 + the signal number (130 for SIGINT, 143 for SIGTERM) after a graceful stop.
 """
 

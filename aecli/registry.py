@@ -3,7 +3,7 @@
 Each option is one module in its family's package that registers itself:
 
     @MODELS.register("mlp", settings={"latent_dim": Int(min=1), ...})
-    def build_mlp(cfg, sample_shape, num_params, bottleneck): ...
+    def build_mlp(cfg, sample_shape, outputs_per_dim, bottleneck): ...
 
 The registry imports every module of its package the first time it is asked, so adding an
 option is one module + one YAML (+ its test file) and touches no other file. `settings`
@@ -12,6 +12,10 @@ declares the option's keys for the one validation layer (aecli.config.schema).
 A user's own class or function plugs in from their own config folder (`-cd`) without
 editing aecli: a YAML whose `_target_` names it (`mypackage.mymodule.build_tiny`) is built by
 calling it with the same arguments as the built-in builders of that family.
+
+An option may also be a choice among others, made by capability once the run's parts are known
+(`register_choice`: likelihood=auto is the first of its candidates that accepts the data and the
+model); `candidates(cfg)` says which options a config stands for, so nothing asks for its name.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from aecli.errors import UserError
 @dataclass(frozen=True)
 class Option:
     name: str
-    build: Callable[..., Any]
+    build: Callable[..., Any] | None  # None for a choice, which is never built itself
     settings: dict[str, Any] = field(default_factory=dict)
+    candidates: tuple[str, ...] = ()  # a choice: the options it may become, in order of preference
 
 
 class Registry:
@@ -50,6 +55,21 @@ class Registry:
 
         return decorate
 
+    def register_choice(self, name: str, candidates: tuple[str, ...]) -> None:
+        """Register `name` as a choice among `candidates` (options of this registry), made by the
+        caller by capability: the first candidate that accepts the run's parts."""
+        self._options[name] = Option(name, None, {}, tuple(candidates))
+
+    def candidates(self, cfg: Any) -> list[Any]:
+        """The option configs `cfg` stands for: `cfg` itself, or for a choice each candidate's
+        shipped defaults (configs/GROUP/NAME.yaml), in order of preference."""
+        from aecli.config.keys import option_defaults
+
+        if _target(cfg):
+            return [cfg]
+        option = self.option(str(cfg.name))
+        return [option_defaults(self.group, name) for name in option.candidates] if option.candidates else [cfg]
+
     @property
     def names(self) -> list[str]:
         self._discover()
@@ -61,12 +81,13 @@ class Registry:
             raise UserError(f"unknown {self.group} {name!r}: {self.group}={name} is not available; choose one of {', '.join(self.names)}")
         return self._options[name]
 
-    def settings(self, cfg: Any) -> dict[str, Any]:
-        """The declared settings of the option `cfg` selects ({} for a user's `_target_`)."""
+    def settings(self, cfg: Any, name: str | None = None) -> dict[str, Any]:
+        """The declared settings of the option `cfg` selects (`name`, else `cfg.name`; {} for a
+        user's `_target_` or an unknown option)."""
         if _target(cfg):
             return {}
         self._discover()
-        option = self._options.get(str(cfg.get("name")))
+        option = self._options.get(str(name or cfg.get("name")))
         return option.settings if option else {}
 
     def check(self, cfg: Any, default_of: Any = None, name: str | None = None) -> Option | None:
@@ -87,6 +108,8 @@ class Registry:
         option = self.check(cfg, name=name)
         if option is None:
             return import_target(_target(cfg), f"{self.group}._target_")(cfg, *args)
+        if option.build is None:
+            raise RuntimeError(f"{self.group}={option.name} is a choice among {option.candidates}: build one of `candidates`")
         return option.build(cfg, *args)
 
     def _discover(self) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,14 +22,13 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import CONFIGS, NullWriter, compose  # noqa: E402
+from run import CONFIGS, compose  # noqa: E402
 
-from aecli.engine.build import build_experiment  # noqa: E402
-from aecli.engine.loop import Loop, train_epoch  # noqa: E402
-from aecli.engine.guards import GracefulStop  # noqa: E402
-from aecli.engine.optim import build_optimizer, make_step_loss  # noqa: E402
-from aecli.engine.schedule import Schedule  # noqa: E402
-from aecli.engine.state import FitResult, ProgressBar  # noqa: E402
+from aecli.engine.experiment import build_experiment  # noqa: E402
+from aecli.engine.guards import FiniteGuard, GracefulStop  # noqa: E402
+from aecli.engine.loop import train_epoch  # noqa: E402
+from aecli.engine.optim import make_step_loss  # noqa: E402
+from aecli.engine.state import EpochPosition, ProgressBar  # noqa: E402
 
 
 def main() -> None:
@@ -47,17 +45,12 @@ def main() -> None:
     torch.manual_seed(cfg.seed)
     experiment = build_experiment(cfg, torch.device("cpu"))
     batch = int(cfg.trainer.batch_size)
-    optimizer = build_optimizer(experiment.model, cfg.trainer)
     step_loss = make_step_loss(experiment.model, experiment.likelihood, experiment.regularizers, cfg.trainer)
 
     def steps(count: int) -> None:
         train = experiment.data.train
         experiment.data.train = train.__class__(train.stored[: count * batch], None, None, train.device)
-        with tempfile.TemporaryDirectory() as run_dir:
-            loop = Loop(experiment.model, experiment.likelihood, experiment.regularizers, experiment.data, cfg.trainer,
-                        Path(run_dir), NullWriter(), optimizer, step_loss, {}, GracefulStop(), ProgressBar(False),
-                        Schedule.from_config(cfg.trainer, None))
-            train_epoch(loop, 1, FitResult())
+        train_epoch(experiment, step_loss, EpochPosition(), 1, GracefulStop(), FiniteGuard(), ProgressBar(False))
         experiment.data.train = train
 
     steps(10)  # warm-up

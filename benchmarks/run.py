@@ -49,7 +49,8 @@ from reference import ReferenceLoop  # noqa: E402
 from roofline import PeakMeter, eval_flops, roofline, step_flops  # noqa: E402
 
 from aecli.data import Split  # noqa: E402
-from aecli.engine.build import build_experiment  # noqa: E402
+from aecli.engine.experiment import build_experiment  # noqa: E402
+from aecli.engine.guards import GracefulStop  # noqa: E402
 from aecli.engine.loop import fit  # noqa: E402
 from aecli.engine.optim import build_optimizer, make_step_loss  # noqa: E402
 from aecli.engine.steps import encode_split, evaluate_split, loss_terms  # noqa: E402
@@ -192,7 +193,7 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
     peak.measure()
     with tempfile.TemporaryDirectory() as run_dir:
         start_ours()
-        result = fit(model, likelihood, regularizers, data, cfg, Path(run_dir), NullWriter(), reference_epoch)
+        result = fit(experiment, Path(run_dir), NullWriter(), GracefulStop(), on_epoch_end=reference_epoch)
         end_ours()  # the last epoch's checkpoints, written after its callback
     last = ours.pop()
     ours[-1]["seconds"] += last["seconds"]

@@ -104,7 +104,7 @@ def train_in_process(overrides: list[str], run_dir: Path) -> float:
     from hydra import compose, initialize_config_module
     from omegaconf import OmegaConf
 
-    from aecli.commands.app import Launch
+    from aecli.commands.launch import Launch
     from aecli.commands.train import train
 
     with initialize_config_module("aecli.configs", version_base="1.3"):

@@ -125,7 +125,7 @@ def test_hydra_level_user_errors_are_one_line_exit_2_with_the_nearest_key(args, 
 
 def test_added_keys_are_refused_except_under_a_users_own_target_option(monkeypatch):
     """+key may add to a user's `_target_` option (whose keys are the user's own), nowhere else."""
-    from aecli.config import validate
+    from aecli.config import compose as validate
 
     composed = OmegaConf.create({"trainer": {"epochs": 3}, "model": {"_target_": "mine.build", "width": 3}})
     monkeypatch.setattr(validate, "reference_config", lambda name, choices: composed)

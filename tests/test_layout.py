@@ -1,6 +1,7 @@
-"""The package layout holds its shape: dependencies run one way (no import cycle), modules and
-functions stay small, the families know nothing of Hydra, run folders or TensorBoard, and
-each concept is asked about in one place."""
+"""The package layout holds its shape: packages form layers and import only the layers below them
+(every import counts, those inside functions too), no module imports another that imports it
+back, modules and functions stay small, the families know nothing of Hydra, run folders or
+TensorBoard, and each concept is asked about in one place (docs/architecture.md draws the layers)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,16 @@ PACKAGE = REPO / "aecli"
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 60
 FAMILIES = ("data", "models", "likelihoods", "regularizers")
+# The layers, lowest first: a package imports only packages of lower layers (and itself). Packages
+# on one layer (commands and results) import neither each other. aecli.configs is the shipped
+# config tree (configs/, YAML files): data, read through importlib.resources.
+LAYERS = (
+    ("errors", "configs"), ("config",), ("registry",),
+    ("data",), ("models",), ("likelihoods",), ("regularizers",),
+    ("runs",), ("engine",), ("evaluation",), ("report",), ("api",),
+    ("commands", "results"), ("cli",), ("__init__", "__main__"),
+)
+RANK = {package: rank for rank, layer in enumerate(LAYERS) for package in layer}
 
 
 def modules() -> dict[str, Path]:
@@ -44,6 +55,57 @@ def module_level_imports(name: str, path: Path) -> set[str]:
                 found.add(base)
                 found |= {f"{base}.{alias.name}" for alias in child.names}
     return {module for module in found if module.startswith("aecli")}
+
+
+def every_import(name: str, path: Path) -> list[tuple[int, str]]:
+    """(line, aecli module) of every import in the module, at any depth (inside functions and
+    `if TYPE_CHECKING:` too: a lazy import is still an import)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            found.append((node.lineno, base))
+    return [(line, module) for line, module in found if module == "aecli" or module.startswith("aecli.")]
+
+
+def layer_of(module: str, path: Path | None = None) -> str:
+    """The package (layer member) a module belongs to: aecli.runs.store -> runs, aecli.cli -> cli,
+    the root package aecli/__init__.py and aecli/__main__.py -> themselves."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "__init__"
+    return parts[1]
+
+
+def test_packages_import_only_the_layers_below_them():
+    """errors < config < registry < data < models < likelihoods < regularizers < runs < engine <
+    evaluation < report < api < commands, results < cli. The root package is read for its
+    `__version__` only (importing any module of aecli runs it first anyway)."""
+    wrong = []
+    for name, path in modules().items():
+        mine = layer_of(name) if not name.endswith("__main__") else "__main__"
+        for line, target in every_import(name, path):
+            theirs = layer_of(target)
+            if theirs == mine:
+                continue
+            if theirs == "__init__":
+                text = path.read_text().splitlines()[line - 1]
+                if "import __version__" in text:
+                    continue
+            if RANK[theirs] >= RANK[mine]:
+                wrong.append(f"{path.relative_to(REPO)}:{line} ({mine}) imports {target} ({theirs})")
+    assert not wrong, "imports that do not go down the layers:\n" + "\n".join(wrong)
+
+
+def test_every_package_has_a_layer():
+    packages = {layer_of(name) for name in modules()} | {"__main__", "configs"}
+    assert packages == set(RANK), "give each package of aecli its layer in LAYERS"
 
 
 def test_no_import_cycle_among_aecli_modules():

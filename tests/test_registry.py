@@ -52,11 +52,11 @@ from aecli.models import Autoencoder
 
 
 class TinyAutoencoder(Autoencoder):
-    def __init__(self, cfg, sample_shape, num_params, bottleneck):
+    def __init__(self, cfg, sample_shape, outputs_per_dim, bottleneck):
         width = sample_shape[0]
         encoder = nn.Sequential(nn.Linear(width, cfg.width), nn.Tanh(), nn.Linear(cfg.width, cfg.latent_dim * bottleneck.outputs_per_latent))
-        decoder = nn.Sequential(nn.Linear(cfg.latent_dim, width * num_params))
-        super().__init__(encoder, decoder, cfg.latent_dim, sample_shape, num_params, bottleneck)
+        decoder = nn.Sequential(nn.Linear(cfg.latent_dim, width * outputs_per_dim))
+        super().__init__(encoder, decoder, cfg.latent_dim, sample_shape, outputs_per_dim, bottleneck)
 '''
 
 

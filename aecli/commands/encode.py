@@ -10,17 +10,16 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, ListConfig
 
-from aecli.commands.app import check_command, open_run, report_user_errors
+from aecli.commands.finished_run import check_command, open_run
+from aecli.commands.user_errors import report_user_errors
+from aecli.config.keys import ENCODE
 from aecli.errors import UserError
 
-OWN_KEYS = {"run", "checkpoint", "input", "split", "output", "layout", "image_size", "channels", "label_column", "delimiter"}
 OUTPUT_SUFFIXES = (".npy", ".npz", ".csv")
 
 
 def encode(cfg: DictConfig) -> Path:
     """Write the codes the config asks for; returns the output path."""
-    from aecli.config.keys import ENCODE
-
     started = time.perf_counter()
     check_command(cfg, ENCODE)
     output = Path(str(cfg.output)).expanduser()
@@ -28,7 +27,7 @@ def encode(cfg: DictConfig) -> Path:
         raise UserError(f"output={output} must end in .npy, .npz or .csv")
     if (cfg.input is None) == (cfg.split is None):
         raise UserError("give exactly one of input=PATH (new data) or split=train|val|test (the run's own)")
-    run = open_run(cfg, OWN_KEYS, writes_metrics=False)
+    run = open_run(cfg, ENCODE, writes_metrics=False)
     codes, labels, what = _codes_of_split(run, str(cfg.split)) if cfg.split else _codes_of_input(run, cfg)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_codes(output, codes, labels)

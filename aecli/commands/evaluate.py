@@ -8,9 +8,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import check_command, open_run, report_user_errors
-
-OWN_KEYS = {"run", "checkpoint", "probe", "mig_bins", "factor_corr_method", "sparsity_threshold", "nll_iw_samples", "nll_iw_images"}
+from aecli.commands.finished_run import check_command, open_run
+from aecli.commands.user_errors import report_user_errors
+from aecli.config.keys import EVALUATE, shipped_settings
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="evaluate")
@@ -24,7 +24,6 @@ def evaluate(cfg: DictConfig) -> dict:
     lock (one writer per run folder) after checking, before any work, that it can be written."""
     import time
 
-    from aecli.config.keys import EVALUATE
     from aecli.runs.open import writing_into_run
 
     started = time.perf_counter()
@@ -38,17 +37,17 @@ def _evaluate(cfg: DictConfig, started: float) -> dict:
 
     from aecli.runs.store import merge_metrics
 
-    run = open_run(cfg, OWN_KEYS)
+    run = open_run(cfg, EVALUATE)
 
     from torch.utils.tensorboard import SummaryWriter
 
     from aecli.evaluation.report import format_report
-    from aecli.evaluation.scores import evaluate_run
-    from aecli.report.tensorboard import log_evaluation
+    from aecli.evaluation.scores import evaluate_experiment
+    from aecli.report.scores import log_evaluation
 
-    evaluation = evaluate_run(run, cfg)
+    evaluation = evaluate_experiment(run.experiment, cfg)
     merge_metrics(run.path, evaluation.metrics)
-    report = format_report(run, evaluation, cfg)
+    report = format_report(run.title, run.experiment, evaluation, cfg)
     with SummaryWriter(str(run.path / "tensorboard")) as writer:
         log_evaluation(writer, evaluation, report, run.epoch, run.path)
     print(report)
@@ -59,12 +58,6 @@ def _evaluate(cfg: DictConfig, started: float) -> dict:
 def evaluate_finished_run(run_dir: Path) -> dict:
     """`aecli evaluate run=RUN_DIR` with the shipped evaluate settings: the last step of a
     train run with `evaluate_after=true`."""
-    from importlib.resources import files
-
-    from omegaconf import OmegaConf
-
-    settings = OmegaConf.load(str(files("aecli.configs") / "evaluate.yaml"))
-    for key in ("defaults", "hydra"):
-        settings.pop(key)
+    settings = shipped_settings("evaluate")
     settings.run = str(run_dir)
     return evaluate(settings)

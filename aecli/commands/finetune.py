@@ -10,10 +10,10 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import check_command, open_run, report_user_errors
+from aecli.commands.finished_run import check_command, open_run
+from aecli.commands.user_errors import report_user_errors
 from aecli.config.keys import FINETUNE
-
-OWN_KEYS = {"run", "checkpoint", "labels", "val_labels", "epochs", "batch_size", "lr", "seed"}
+from aecli.errors import UserError
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="finetune")
@@ -36,17 +36,22 @@ def finetune(cfg: DictConfig) -> tuple[Any, Any]:
 
 
 def _finetune(cfg: DictConfig) -> tuple[Any, Any]:
-    run = open_run(cfg, OWN_KEYS)
+    run = open_run(cfg, FINETUNE)
+    if run.experiment.data.train.labels is None:
+        raise UserError(
+            f"aecli finetune needs labelled data, but run {run.path} was trained on {run.cfg.dataset.name}, "
+            f"which has no labels; pick a run on a labelled dataset such as mnist"
+        )
 
     from torch.utils.tensorboard import SummaryWriter
 
     from aecli.evaluation.finetuning import compare_finetuning
-    from aecli.report.tensorboard import log_finetuning
+    from aecli.report.scores import log_finetuning
     from aecli.runs.store import merge_metrics
 
     seed = int(run.cfg.seed if cfg.seed is None else cfg.seed)
     comparison = compare_finetuning(
-        run, int(cfg.labels), cfg.val_labels, int(cfg.epochs), int(cfg.batch_size), float(cfg.lr), seed
+        run.experiment, int(cfg.labels), cfg.val_labels, int(cfg.epochs), int(cfg.batch_size), float(cfg.lr), seed
     )
     merge_metrics(run.path, comparison.metrics())
     with SummaryWriter(str(run.path / "tensorboard")) as writer:
@@ -58,7 +63,7 @@ def print_comparison(run: Any, comparison: Any, seconds: float) -> None:
     from aecli.evaluation.finetuning import format_comparison
 
     print(
-        f"aecli finetune: {run.path} (checkpoint {run.checkpoint_name}, epoch {run.epoch}), {comparison.labels} train "
+        f"aecli finetune: {run.title}, {comparison.labels} train "
         f"labels, {comparison.val_labels} validation labels, {comparison.settings}"
     )
     print("\n".join(format_comparison(comparison)))

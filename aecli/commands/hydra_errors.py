@@ -8,9 +8,12 @@ that does not parse, a missing -cd folder, a broken YAML file in a user's config
 `hydra_error_line` words those; anything else (a bug) is left to surface as a traceback.
 
 OmegaConf's key errors carry the node the key was looked up in (`parent_node`) and the key's
-dotted path (`full_key`); Hydra's missing-option error carries the available `options`.
-These are public attributes of their exception classes; tests/test_cli.py fails loudly if
-either library stops setting them.
+dotted path (`full_key`); Hydra's missing-option error carries the available `options` (not for
+an option inside a list, `regularizer=[denoising,typo]`: then they are the YAML files of that
+group in the shipped config tree and the -cd folders of the command line). These are public
+attributes of their exception classes; tests/test_cli.py fails loudly if either library stops
+setting them.
+A missing launcher or sweeper is a plugin that is not installed: the line says which to install.
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ from typing import Any
 from aecli.config.schema import nearest
 
 SEE_KEYS = "aecli {command} --help lists every group and key"
+
+# Sweep plugins (pip install 'aecli[sweeps]'): the option a user names -> the package that brings it.
+PLUGINS = {
+    "hydra/launcher=joblib": "hydra-joblib-launcher",
+    "hydra/launcher=submitit_local": "hydra-submitit-launcher",
+    "hydra/launcher=submitit_slurm": "hydra-submitit-launcher",
+    "hydra/sweeper=optuna": "hydra-optuna-sweeper",
+}
+# How a group's options compose, where the plain list of choices does not say it.
+GROUP_HINTS = {"regularizer": " (several as a list: regularizer=[denoising,sparse_kl]; none: regularizer=[])"}
 
 
 def hydra_error_line(error: BaseException, command: str) -> str | None:
@@ -41,12 +54,29 @@ def hydra_error_line(error: BaseException, command: str) -> str | None:
 def _missing_option_line(error: Any, command: str) -> str:
     wanted = str(getattr(error, "missing_cfg_file", "") or "")
     group, _, option = wanted.rpartition("/")
-    options = [str(o) for o in (getattr(error, "options", None) or [])]
+    if f"{group}={option}" in PLUGINS:
+        return f"{group}={option} needs the {PLUGINS[group + '=' + option]} plugin; install the sweep extras: pip install 'aecli[sweeps]'"
+    options = [str(o) for o in (getattr(error, "options", None) or [])] or group_options(group)
     if not group or not options:
         return f"{_first_line(error)}; {SEE_KEYS.format(command=command)}"
     guess = nearest(option, options)
     hint = f"did you mean {group}={guess}? " if guess else ""
-    return f"unknown {group} {option!r}; {hint}choose one of {', '.join(options)}"
+    return f"unknown {group} {option!r}; {hint}choose one of {', '.join(options)}{GROUP_HINTS.get(group, '')}"
+
+
+def group_options(group: str) -> list[str]:
+    """The options of config group `group`: its YAML files in the shipped config tree and in any
+    folder the command line added with -cd/--config-dir."""
+    import sys
+    from pathlib import Path
+
+    import aecli.configs  # the shipped config tree: a tiny package, no heavy imports
+
+    args = sys.argv[1:]
+    folders = [Path(aecli.configs.__file__).parent]
+    folders += [Path(args[i + 1]) for i, arg in enumerate(args[:-1]) if arg in ("-cd", "--config-dir")]
+    folders += [Path(arg.split("=", 1)[1]) for arg in args if arg.startswith(("--config-dir=", "-cd="))]
+    return sorted({path.stem for folder in folders if group and (folder / group).is_dir() for path in (folder / group).glob("*.yaml")})
 
 
 def _unknown_key_line(error: BaseException, command: str) -> str:

@@ -1,15 +1,27 @@
-"""aecli train: seed -> build -> fit -> test -> latent plot -> [evaluate] -> return the objective
-(default: the validation loss). The steps live in aecli.commands.session."""
+"""aecli train: compose and check the config -> seed and build the experiment -> fit -> test ->
+report -> [evaluate] -> return the objective (default: the validation loss), in that order."""
 
 from __future__ import annotations
 
-import hydra
-from omegaconf import DictConfig
+import logging
+import time
+from pathlib import Path
+from typing import Any
 
-from aecli.commands.app import Launch, report_user_errors
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from aecli.commands.launch import Launch
+from aecli.commands.user_errors import report_user_errors
+from aecli.config.compose import composed_defaults, group_choices, refuse_added_keys
+from aecli.runs.lock import hold_run_lock
 from aecli.runs.names import register_resolvers
+from aecli.runs.resume import after_write_failure, load_resume_checkpoint, resume_config
+from aecli.runs.store import FAILURE_KEYS, merge_metrics, read_metrics, save_config
+from aecli.runs.write_failures import run_folder_write_failures
 
 register_resolvers()  # configs/train.yaml names run folders with them (before Hydra composes)
+log = logging.getLogger("aecli")
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="train")
@@ -19,50 +31,131 @@ def main(cfg: DictConfig) -> float:
 
 
 def train(cfg: DictConfig, launch: Launch) -> float:
-    """Run one training job in `launch.run_dir` (then `aecli evaluate` of it when
-    `evaluate_after` is set); returns the run's `objective.metric` from metrics.json, by default
-    `val_loss`, the best checkpoint's validation loss (the number a sweeper optimizes).
-    Callable in-process with a composed config (tests, scripts): `launch` holds what Hydra would."""
-    import time
-
+    """Run one training job in `launch.run_dir` (a resume: in the run's own folder, with its own
+    config); returns the run's `objective.metric` from metrics.json. Callable in-process with a
+    composed config (tests, scripts): `launch` holds what Hydra would."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from aecli.commands import session as steps
+    from aecli.engine.loop import test
     from aecli.errors import TrainingDiverged, TrainingStopped
+    from aecli.report.final import final_pictures
     from aecli.report.tensorboard import quiet_writer_thread_failures
-    from aecli.runs.lock import hold_run_lock
-    from aecli.runs.store import merge_metrics
-    from aecli.runs.write_failures import run_folder_write_failures
 
     started = time.perf_counter()
-    if cfg.get("resume") is None:  # called in-process: the folder the guard would have made
-        launch.run_dir.mkdir(parents=True, exist_ok=True)
+    resuming = cfg.get("resume") is not None
+    cfg, run_dir = checked_config(cfg, launch)
     # One writer per run folder (re-entrant: the Hydra app's guard already holds it), and a full
     # disk anywhere in the folder is one line (checkpoints say how much space they need).
-    with hold_run_lock(launch.run_dir, "train"), run_folder_write_failures(launch.run_dir, lambda: _disk_fix(launch)):
-        session = steps.prepare(cfg, launch)
-        steps.build(session)
-        # On resume, TensorBoard hides what the stopped session logged after last.pt's epoch.
-        purge_step = None if session.resume is None else session.resume["epoch"] + 1
-        with quiet_writer_thread_failures(), SummaryWriter(str(session.run_dir / "tensorboard"), purge_step=purge_step) as writer:
+    with hold_run_lock(run_dir, "train"), run_folder_write_failures(run_dir, lambda: after_write_failure(run_dir)):
+        experiment, state, purge_step = build(cfg, run_dir, launch, resuming)
+        with quiet_writer_thread_failures(), SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step) as writer:
             try:
-                result = steps.fit_run(session, writer)
+                state = fit_run(experiment, run_dir, writer, state)
             except (TrainingDiverged, TrainingStopped) as failure:
-                merge_metrics(session.run_dir, failure.metrics)
+                merge_metrics(run_dir, failure.metrics)
                 raise
-            metrics = steps.close_run(session, result, writer, started)
-        return steps.finish(session, metrics, started, result.best_epoch)
+            metrics = test(experiment, run_dir / "checkpoints" / "best.pt", state)
+            merge_metrics(run_dir, metrics | {"total_seconds": time.perf_counter() - started}, drop=FAILURE_KEYS)
+            metrics |= final_pictures(experiment, writer, run_dir, state.best_epoch)
+        metrics["total_seconds"] = time.perf_counter() - started
+        merge_metrics(run_dir, metrics, drop=FAILURE_KEYS)
+        log.info("done in %.1fs: best epoch %d, val %.4f, test %.4f (test_recon_sse %.4f); outputs in %s",
+                 metrics["total_seconds"], state.best_epoch, metrics["val_loss"], metrics["test_loss"],
+                 metrics["test_recon_sse"], run_dir)
+        return objective(experiment, run_dir, state.best_epoch, launch.varied)
 
 
-def _disk_fix(launch: Launch) -> str:
-    """What to do after a failed write: continue the run, or (when it completed) redraw what is missing."""
-    from aecli.errors import UserError
-    from aecli.runs.store import read_metrics
+def checked_config(cfg: DictConfig, launch: Launch) -> tuple[DictConfig, Path]:
+    """The run's config, resolved and checked in full before any work, and its folder: for a
+    resume, the run's own config with the few overrides allowed (aecli.runs.resume)."""
+    from aecli.engine.stacked import check_resume
+    from aecli.report.latents import check_tsne_backend
+    from aecli.runs.config import check_train_config
 
-    try:
-        completed = read_metrics(launch.run_dir).get("status") == "completed"
-    except UserError:
-        completed = False
-    if completed:
-        return f"the run itself completed (metrics.json); free space, then redraw its plots with aecli visualize-latents run={launch.run_dir}"
-    return f"free space, then continue with aecli train resume={launch.run_dir}"
+    OmegaConf.resolve(cfg)
+    if cfg.get("resume") is not None:
+        run_dir, cfg = resume_config(cfg, launch.run_dir, launch.overrides, launch.multirun)
+        check_train_config(cfg)
+        check_resume(cfg)
+    else:
+        run_dir = launch.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)  # called in-process: the folder the guard would have made
+        refuse_added_keys(launch.overrides, launch.is_group, launch.config_name)
+        check_train_config(cfg, composed_defaults(launch.config_name, group_choices(launch.overrides, launch.is_group)))
+    if cfg.tsne.enabled:
+        check_tsne_backend(cfg.tsne.backend)
+    return cfg, run_dir
+
+
+def build(cfg: DictConfig, run_dir: Path, launch: Launch, resuming: bool) -> tuple[Any, Any, int | None]:
+    """Seed, build the experiment (a resumed run: with last.pt's weights, optimizer and position),
+    save the config it settled on, choose the threads and say it all in the start line; returns the
+    experiment, where training stands (None: at the start) and the TensorBoard step to purge from."""
+    import torch
+
+    from aecli.engine.device import choose_threads, resolve_device
+    from aecli.engine.experiment import build_experiment
+    from aecli.engine.stacked import check_layerwise
+    from aecli.engine.state import TrainState
+
+    device = resolve_device(cfg.trainer.device)
+    resume = load_resume_checkpoint(run_dir, cfg, device) if resuming else None
+    torch.manual_seed(cfg.seed)
+    experiment = build_experiment(cfg, device)
+    if cfg.trainer.pretrain == "layerwise":
+        check_layerwise(experiment)
+    if resume is not None:
+        experiment.restore(resume, run_dir / "checkpoints" / "last.pt", optimizer=True)
+    if resuming:  # a longer trainer.epochs on record, once last.pt is known to fit
+        save_config(run_dir / ".hydra" / "config.yaml", cfg)
+        log.info("resuming %s after epoch %d (+%d steps)", run_dir, resume["epoch"], resume["train_state"]["step"])
+    elif launch.save_config_to is not None:  # resolved, with what the options chose
+        save_config(launch.save_config_to, cfg)
+    threads, why = choose_threads(cfg.trainer.num_threads, sum(p.numel() for p in experiment.model.parameters()), device)
+    torch.set_num_threads(threads)
+    log.info("aecli train: %s, threads=%d (%s)%s", experiment.describe(), threads, why,
+             "".join(f"; {line}" for line in experiment.brought))
+    log.info("run directory: %s", run_dir)
+    if resume is None:
+        return experiment, None, None
+    return experiment, TrainState.resume(resume["train_state"]), resume["epoch"] + 1  # TensorBoard hides what came after
+
+
+def fit_run(experiment: Any, run_dir: Path, writer: Any, state: Any) -> Any:
+    """Train (greedy layer-wise then fine-tuning, or end to end), with reconstruction pictures of
+    the validation split as `log.reconstructions_every` says and at the last epoch."""
+    from aecli.engine.guards import GracefulStop
+    from aecli.engine.loop import fit
+    from aecli.engine.stacked import fit_layerwise
+    from aecli.report.reconstructions import log_reconstructions
+
+    exp, cfg = experiment, experiment.cfg
+    shown = min(cfg.log.num_reconstructions, len(exp.data.val), len(exp.data.test))
+    layerwise = cfg.trainer.pretrain == "layerwise"
+    final_epoch = cfg.trainer.finetune_epochs if layerwise else cfg.trainer.epochs  # that of the fit calling back
+
+    def on_epoch_end(epoch: int) -> None:
+        every = cfg.log.reconstructions_every
+        if shown and ((every > 0 and epoch % every == 0) or epoch == final_epoch):
+            log_reconstructions(writer, exp.model, exp.likelihood, exp.data, exp.data.val.batch(slice(shown)), "reconstructions/val", epoch)
+
+    with GracefulStop() as stop:  # only while training: later, Ctrl-C interrupts at once
+        if layerwise:
+            return fit_layerwise(exp, run_dir, writer, stop, on_epoch_end)
+        return fit(exp, run_dir, writer, stop, state, on_epoch_end)
+
+
+def objective(experiment: Any, run_dir: Path, best_epoch: int, varied: list[str]) -> float:
+    """`aecli evaluate` when asked, the HParams record, and the run's objective from metrics.json
+    (what a sweeper optimizes)."""
+    from aecli.report.hparams import log_hparams
+    from aecli.runs.sweeps import objective_value
+
+    cfg = experiment.cfg
+    if cfg.evaluate_after:
+        from aecli.commands.evaluate import evaluate_finished_run
+
+        evaluate_finished_run(run_dir)
+    final = read_metrics(run_dir)
+    log_hparams(run_dir / "tensorboard", cfg, final, best_epoch, list(varied))
+    return objective_value(cfg.objective, final)

@@ -6,12 +6,9 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from aecli.commands.app import check_command, open_run, report_user_errors
-
-OWN_KEYS = {
-    "run", "checkpoint", "method", "num_points", "perplexity", "seed", "embedding_projector", "max_iter", "backend",
-    "filters", "interpolation",
-}
+from aecli.commands.finished_run import check_command, open_run
+from aecli.commands.user_errors import report_user_errors
+from aecli.config.keys import VISUALIZE_LATENTS
 
 
 @hydra.main(version_base="1.3", config_path="pkg://aecli.configs", config_name="visualize_latents")
@@ -25,7 +22,6 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
     run folder's lock after checking, before any work, that it can be written."""
     import time
 
-    from aecli.config.keys import VISUALIZE_LATENTS
     from aecli.runs.open import writing_into_run
 
     started = time.perf_counter()
@@ -41,7 +37,7 @@ def visualize_latents(cfg: DictConfig) -> list[str]:
 def _draw(cfg: DictConfig, started: float) -> list[str]:
     import time
 
-    run = open_run(cfg, OWN_KEYS, writes_metrics=False)
+    run = open_run(cfg, VISUALIZE_LATENTS, writes_metrics=False)
 
     from torch.utils.tensorboard import SummaryWriter
 
@@ -72,7 +68,9 @@ def _draw(cfg: DictConfig, started: float) -> list[str]:
 def _weights_and_paths(run, cfg: DictConfig, seed: int, writer, written: list[str]) -> list[str]:
     """filters.png (the first layer's weights) and interpolations.png (decoded paths between
     test codes), each also in TensorBoard; returns their tags."""
-    from aecli.report.downstream import filters_picture, interpolation_picture, write_picture
+    from aecli.report.filters import filters_picture
+    from aecli.report.interpolations import interpolation_picture
+    from aecli.report.pictures import write_picture
 
     model, data, tags = run.experiment.model, run.experiment.data, []
     filters = filters_picture(model, data, int(cfg.filters.max_filters))

@@ -3,18 +3,27 @@ declare their own keys where they register: aecli.registry)."""
 
 from __future__ import annotations
 
+import dataclasses
 from importlib import resources
 
 from omegaconf import DictConfig, OmegaConf
 
 from aecli.config.schema import Bool, Choice, Float, ImageSize, Int, IntList, Spec, Text
 
-AUTO = "auto"  # likelihood=auto (the default): chosen from the data and the model when the run is built
-
 
 def option_defaults(group: str, name: str) -> DictConfig:
     """The shipped defaults of option `name` of config group `group` (configs/GROUP/NAME.yaml)."""
     return OmegaConf.create(resources.files("aecli.configs").joinpath(group, f"{name}.yaml").read_text())
+
+
+def shipped_settings(command: str) -> DictConfig:
+    """A command's shipped settings (configs/COMMAND.yaml without its defaults list and Hydra's
+    node): what `aecli evaluate` runs with after `train evaluate_after=true`."""
+    settings = OmegaConf.create(resources.files("aecli.configs").joinpath(f"{command}.yaml").read_text())
+    for key in ("defaults", "hydra"):
+        settings.pop(key, None)
+    return settings
+
 
 TSNE_FIRST_PHASE = 250  # both t-SNE backends' early exaggeration; max_iter counts it
 MAX_ITER = Int(
@@ -30,36 +39,36 @@ DIRECTIONS = ("minimize", "maximize")
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
 TRAIN: dict[str, Spec] = {
-    "seed": Int(min=0, max=MAX_SEED),
-    "evaluate_after": Bool(),
-    "objective.metric": Text(requirement="be a key of metrics.json such as val_loss"),
-    "objective.direction": Choice(*DIRECTIONS, message="{key} must be one of {choices}, got {value!r}"),
+    "seed": Int(min=0, max=MAX_SEED, old=0),
+    "evaluate_after": Bool(old=False),
+    "objective.metric": Text(requirement="be a key of metrics.json such as val_loss", old="val_loss"),
+    "objective.direction": Choice(*DIRECTIONS, message="{key} must be one of {choices}, got {value!r}", old="minimize"),
     "data.root": Text(nullable=True),
     "data.download": Bool(),
-    "data.placement": Choice("auto", "device", "host"),
-    "data.train_limit": Int(min=1, nullable=True),
+    "data.placement": Choice("auto", "device", "host", old="auto"),
     "trainer.epochs": Int(min=1),
     "trainer.batch_size": Int(min=1),
-    "trainer.eval_batch_size": Int(min=1),
-    "trainer.bn_stats_samples": Int(min=0, nullable=True, requirement="be an integer >= 0 (training samples; 0 or null: off)"),
-    "trainer.optimizer": Choice(*OPTIMIZERS),
+    "trainer.eval_batch_size": Int(min=1, old=4096),
+    # Runs from before bn_stats_samples validated with batch norm's running averages.
+    "trainer.bn_stats_samples": Int(min=0, nullable=True, requirement="be an integer >= 0 (training samples; 0 or null: off)", old=None),
+    "trainer.optimizer": Choice(*OPTIMIZERS, old="adam"),
     "trainer.lr": Float(min=0, min_open=True, requirement="be a positive number"),
-    "trainer.momentum": Float(min=0, max=1, max_open=True),
-    "trainer.weight_decay": Float(min=0, nullable=True),
-    "trainer.scheduler": Choice(*SCHEDULERS),
-    "trainer.warmup_epochs": Int(min=0),
-    "trainer.decay_fraction": Float(min=0, max=1, min_open=True),
-    "trainer.step_size": Int(min=1),
-    "trainer.gamma": Float(min=0, max=1, min_open=True),
-    "trainer.grad_clip": Float(min=0, min_open=True, nullable=True, requirement="be a number > 0 (the largest gradient norm) or null"),
-    "trainer.patience": Int(min=1, nullable=True, requirement="be a positive integer (epochs without a better validation loss) or null"),
+    "trainer.momentum": Float(min=0, max=1, max_open=True, old=0.9),
+    "trainer.weight_decay": Float(min=0, nullable=True, old=None),
+    "trainer.scheduler": Choice(*SCHEDULERS, old="none"),
+    "trainer.warmup_epochs": Int(min=0, old=0),
+    "trainer.decay_fraction": Float(min=0, max=1, min_open=True, old=0.2),
+    "trainer.step_size": Int(min=1, old=10),
+    "trainer.gamma": Float(min=0, max=1, min_open=True, old=0.1),
+    "trainer.grad_clip": Float(min=0, min_open=True, nullable=True, requirement="be a number > 0 (the largest gradient norm) or null", old=None),
+    "trainer.patience": Int(min=1, nullable=True, requirement="be a positive integer (epochs without a better validation loss) or null", old=None),
     "trainer.device": Text(),
-    "trainer.precision": Choice(*PRECISIONS, message="{key} must be one of {choices}, got {value!r}"),
-    "trainer.compile": Bool(),
-    "trainer.num_threads": Int(min=1, nullable=True),
-    "trainer.progress": Choice("auto", True, False, message="{key} must be auto, true or false, got {value!r}"),
-    "trainer.pretrain": Choice(*PRETRAIN),
-    "trainer.finetune_epochs": Int(min=0),
+    "trainer.precision": Choice(*PRECISIONS, message="{key} must be one of {choices}, got {value!r}", old="fp32"),
+    "trainer.compile": Bool(old=False),
+    "trainer.num_threads": Int(min=1, nullable=True, old=None),
+    "trainer.progress": Choice("auto", True, False, message="{key} must be auto, true or false, got {value!r}", old="auto"),
+    "trainer.pretrain": Choice(*PRETRAIN, old="none"),
+    "trainer.finetune_epochs": Int(min=0, old=0),
     "log.reconstructions_every": Int(min=0),
     "log.num_reconstructions": Int(min=0),
     "log.num_prior_samples": Int(min=1),
@@ -68,15 +77,26 @@ TRAIN: dict[str, Spec] = {
     "tsne.enabled": Bool(),
     "tsne.num_points": Int(min=2),
     "tsne.perplexity": Float(min=0, min_open=True),
-    "tsne.max_iter": MAX_ITER,
-    "tsne.backend": Choice(*TSNE_BACKENDS),
-    "tsne.embedding_projector": Bool(),
+    "tsne.max_iter": dataclasses.replace(MAX_ITER, old=1000),  # scikit-learn's default, which ran before the key
+    "tsne.backend": Choice(*TSNE_BACKENDS, old="sklearn"),
+    "tsne.embedding_projector": Bool(old=True),
 }
 
-# What `aecli evaluate` and `aecli visualize-latents` read beside the run's own config.
+# The commands on a finished run (evaluate, visualize-latents, encode, finetune) read their own
+# keys, declared below, beside the run's own config: every other key of a command's config is an
+# override of the run's config. These run settings are in every such command's YAML at null,
+# which keeps the run's own value; any other key is given with a leading +, e.g. +dataset.test_size=100.
+RUN_SETTINGS = ("trainer.device", "trainer.eval_batch_size", "trainer.num_threads", "data.root", "data.download")
+
 RUN_COMMAND: dict[str, Spec] = {
+    "run": Text(requirement="be a run directory written by aecli train (run=RUN_DIR)"),
     "checkpoint": Choice("best", "last", message="{key}={value} is not one of {choices}"),
 }
+
+
+def own_keys(declarations: dict[str, Spec]) -> set[str]:
+    """The top-level keys a command on a finished run owns (the rest of its config overrides the run's)."""
+    return {key.split(".")[0] for key in declarations}
 
 EVALUATE: dict[str, Spec] = {
     **RUN_COMMAND,

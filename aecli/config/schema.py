@@ -6,6 +6,10 @@ option of a family declares its own keys where it registers (aecli.registry), so
 option brings its declarations along. `check_values` walks a config node against such a
 table; `refuse_non_finite` refuses NaN and infinity in every float of a config, declared or not.
 
+A key added after aecli first wrote run configs declares `old`: the value that reproduces how
+a run from before the key behaved; an old run's config gets it once, when it is loaded
+(aecli.runs.config.migrate). The key's default and help line are its YAML line.
+
 Messages are one line: "KEY must REQUIREMENT, got VALUE". A value of the wrong type names
 the key's default when it is known ("seed must be an integer like its default 0, got 'abc'").
 """
@@ -51,11 +55,13 @@ def _is_number(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Spec:
-    """The base: `nullable` admits null; `requirement` overrides the generated wording."""
+    """The base: `nullable` admits null; `requirement` overrides the generated wording; `old`
+    is the value of a key added later for runs from before it (ABSENT: the key was always there)."""
 
     nullable: bool = False
     requirement: str | None = None
     type_word: str = "a value"
+    old: Any = ABSENT
 
     def type_ok(self, value: Any) -> bool:
         return True
@@ -155,8 +161,8 @@ class Choice(Spec):
     """One of `choices` (strings, or the booleans true/false); `message` may use {key},
     {value} and {choices} for the wording a user already knows."""
 
-    def __init__(self, *choices: Any, nullable: bool = False, message: str | None = None):
-        super().__init__(nullable=nullable)
+    def __init__(self, *choices: Any, nullable: bool = False, message: str | None = None, old: Any = ABSENT):
+        super().__init__(nullable=nullable, old=old)
         object.__setattr__(self, "choices", tuple(choices))
         object.__setattr__(self, "message", message or "{key}={value} is unknown; choose one of {choices}")
 

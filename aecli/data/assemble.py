@@ -1,6 +1,7 @@
 """From what a reader found (a `Source`) to the `Dataset` a run trains on, the same way for
 every source: a seeded train/val/test split where the source has none (a given test split is
-kept as it is), `train_size`/`test_size` subsets, and optional standardization of vectors.
+kept as it is), a `test_size` subset, and optional standardization of vectors (`train_size`
+is every dataset's, applied by aecli.data.build_dataset).
 
 The option modules declare which of these settings their YAML carries: `GIVEN_TEST` for
 sources with their own test split (the IDX sets, CIFAR-10), `SPLIT_HERE` for the rest.
@@ -14,21 +15,21 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from aecli.config.schema import Choice, Float, Int
-from aecli.data.base import LABELLED, Dataset, Split, split_indices
+from aecli.data.base import LABELLED, SUBSET, Dataset, Split, split_indices
 from aecli.data.source import Source
 from aecli.errors import UserError
 
 COUNT = Int(min=1, nullable=True, requirement="be a positive number of samples or null (all)")
 FRACTION = Float(min=0, max=1, min_open=True, max_open=True)
-SUBSETS = {"train_size": COUNT, "test_size": COUNT, "seed": Int(min=0)}
+SUBSETS = {**SUBSET, "test_size": COUNT, "seed": Int(min=0)}
 GIVEN_TEST = {"val_size": Int(min=1), **SUBSETS, **LABELLED}
 SPLIT_HERE = {"val_fraction": FRACTION, "test_fraction": FRACTION, **SUBSETS, **LABELLED}
 NORMALIZE = {"normalize": Choice("none", "standardize")}
 
 
 def dataset_from_source(source: Source, cfg: DictConfig, normalize: str = "none") -> Dataset:
-    """Split and subset `source` as `cfg` says; vectors are standardized per feature with the
-    training split's statistics when `normalize` is "standardize"."""
+    """Split `source` and cut its test split as `cfg` says; vectors are standardized per feature
+    with the training split's statistics when `normalize` is "standardize"."""
     generator = torch.Generator().manual_seed(int(cfg.seed))
     if source.test_x is not None:
         val_size = int(cfg.val_size)
@@ -44,7 +45,6 @@ def dataset_from_source(source: Source, cfg: DictConfig, normalize: str = "none"
         train_idx, val_idx, test_idx = (i.numpy() for i in split_indices(
             len(source), float(cfg.val_fraction), float(cfg.test_fraction), generator))
         test = _rows(source, test_idx)
-    train_idx = train_idx[: cfg.train_size]
     test = tuple(None if a is None else a[: cfg.test_size] for a in test)
     train, val = _rows(source, train_idx), _rows(source, val_idx)
 

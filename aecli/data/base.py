@@ -17,15 +17,21 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from aecli.config.schema import IntList
+from aecli.config.schema import Int, IntList
 from aecli.errors import UserError
 
 _BYTE_SCALE = 1.0 / 255.0
+# Declared by every dataset option (include SUBSET in its registered settings); build_dataset
+# applies it, the one knob that cuts the training split, so every loader has it without code of its own.
+SUBSET = {
+    "train_size": Int(min=1, nullable=True, requirement="be a positive number of samples or null (all)", old=None),
+}
 # Declared by every labelled dataset (include LABELLED in its registered settings); build_dataset
 # then applies it, so a new labelled loader gets anomaly detection without code of its own.
 LABELLED = {
     "exclude_classes": IntList(
-        min=0, requirement="be a list of class indices (integers >= 0) such as [3] or [], the classes left out of training"
+        min=0, requirement="be a list of class indices (integers >= 0) such as [3] or [], the classes left out of training",
+        old=[],
     ),
 }
 
@@ -61,8 +67,7 @@ class Split:
             rows = self.stored[index]
         else:
             rows = self.stored.index_select(0, index.to(self.stored.device))
-        rows = rows.to(self.compute_device, non_blocking=True)
-        return rows.float().div_(255.0) if rows.dtype == torch.uint8 else rows
+        return as_float(rows.to(self.compute_device, non_blocking=True))
 
     def rows(self, index: slice | Tensor) -> Split:
         """The split of the samples at `index` (a slice, row indices or a boolean mask), with
@@ -136,7 +141,14 @@ class Dataset:
         lows, highs = zip(*(s.value_range() for s in (self.train, self.val, self.test)))
         return min(lows), max(highs)
 
+    def normalize(self, x: Tensor) -> Tensor:
+        """Samples in the data's own scale (uint8 images 0..255, or values as the files hold them)
+        as the model sees them, float32: the inverse of `denormalize`."""
+        x = as_float(x).float()
+        return (x - _on(self.x_offset, x)) / _on(self.x_scale, x)
+
     def denormalize(self, x: Tensor) -> Tensor:
+        """What the model sees (or outputs) in the data's own scale: raw = x * x_scale + x_offset."""
         return x * _on(self.x_scale, x) + _on(self.x_offset, x)
 
     def class_name(self, label: int) -> str:
@@ -198,6 +210,11 @@ def first_training_samples(data: Dataset, count: int | None) -> Dataset:
 
 def _without(split: Split, excluded: Tensor) -> Split:
     return split.rows(~torch.isin(split.labels, excluded.to(split.labels.device)))
+
+
+def as_float(samples: Tensor) -> Tensor:
+    """uint8 samples (0..255) as float in [0, 1] (a new tensor); other samples as they are."""
+    return samples.float().div_(255.0) if samples.dtype == torch.uint8 else samples
 
 
 def _on(value: Tensor | float, like: Tensor) -> Tensor | float:

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from aecli.config.schema import Choice, Float, FloatRange, Int
-from aecli.data.base import Dataset, Split, split_indices
+from aecli.data.base import SUBSET, Dataset, Split, split_indices
 
 FRACTION = Float(min=0, max=1, min_open=True, max_open=True)
 SETTINGS = {
@@ -27,6 +27,7 @@ SETTINGS = {
     "val_fraction": FRACTION,
     "test_fraction": FRACTION,
     "seed": Int(min=0),
+    **SUBSET,
 }
 
 

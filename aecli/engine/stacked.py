@@ -6,7 +6,8 @@ the features of the frozen layers below it (the input for stage 1) with encoder 
 and decodes them with the mirrored decoder layer. The stages are built from the full
 model's own modules, so training a stage trains those layers in place: after the last
 stage the unrolled network already holds every pretrained weight. Each stage runs the one
-training loop (`training.fit`) with its own TensorBoard prefix and checkpoint folder; then
+training loop (`aecli.engine.loop.fit`) on its own experiment (the stage's model, features and
+optimizer) with its own TensorBoard prefix and checkpoint folder; then
 `fit` trains the whole stack for `trainer.finetune_epochs` (0: pretraining only).
 
 Stage 1 reconstructs the data under the run's likelihood; upper stages reconstruct
@@ -18,6 +19,7 @@ stage's hidden units); fine-tuning uses them on the whole network.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -30,10 +32,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from aecli.data import Dataset, Split
-from aecli.engine.build import Experiment
+from aecli.engine.experiment import Experiment
 from aecli.engine.guards import GracefulStop
 from aecli.engine.loop import fit
-from aecli.engine.state import FitResult
+from aecli.engine.optim import build_optimizer
+from aecli.engine.state import TrainState
 from aecli.engine.steps import encode_split, evaluate_split
 from aecli.errors import TrainingDiverged, TrainingStopped, UserError
 from aecli.likelihoods import Likelihood
@@ -88,37 +91,38 @@ class PrefixedWriter:
 
 
 def fit_layerwise(
-    experiment: Experiment, cfg: DictConfig, run_dir: Path, writer: Any,
-    on_epoch_end: Callable[[int], None] | None = None, stop: GracefulStop | None = None,
-) -> FitResult:
-    """Pretrain `model` stage by stage (`cfg.trainer.epochs` epochs each), then fine-tune it
-    end to end for `cfg.trainer.finetune_epochs`; returns the fine-tuning's FitResult (or, with
-    no fine-tuning, one describing the assembled stack) with every stage's seconds included.
+    experiment: Experiment, run_dir: Path, writer: Any, stop: GracefulStop | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainState:
+    """Pretrain the model stage by stage (`cfg.trainer.epochs` epochs each), then fine-tune it end
+    to end for `cfg.trainer.finetune_epochs`; returns the fine-tuning's TrainState (or, with no
+    fine-tuning, one describing the assembled stack) with every stage's seconds included.
 
     Stage k writes `pretrain/layer<k>/checkpoints/{best,last}.pt` under `run_dir` and its
     scalars as `pretrain/layer<k>/train/...`, `pretrain/layer<k>/val/...`; the stack after a
     stage takes that stage's best weights. Fine-tuning writes the run's own checkpoints and
-    `train/`, `val/` scalars like any run.
+    `train/`, `val/` scalars like any run, with the experiment's own optimizer.
     """
-    model, likelihood, regularizers, data = experiment.model, experiment.likelihood, experiment.regularizers, experiment.data
-    stages, stage_regularizers = check_layerwise(model, likelihood, regularizers, data, cfg)
-    stop = stop or GracefulStop()
+    cfg, stop = experiment.cfg, stop or GracefulStop()
+    stages, stage_regularizers = check_layerwise(experiment)
     started = time.perf_counter()
     summary: dict[str, float] = {}
-    features = data
-    for stage, stage_regs in zip(stages, stage_regularizers):
+    features = experiment.data
+    for stage, regularizers in zip(stages, stage_regularizers):
         if stage.index > 1:
-            features = _features(stages[stage.index - 2].model, features, cfg.trainer.eval_batch_size)
-            for regularizer in stage_regs:
+            features = _features(stages[stage.index - 2].model, features, experiment.eval_batch_size)
+            for regularizer in regularizers:
                 regularizer.check(stage.model, features)  # e.g. salt and pepper takes the features' range
         log.info("pretraining %s: %d -> %d, %d epochs", stage.name, _width_in(stage), stage.model.latent_dim, cfg.trainer.epochs)
         stage_dir = run_dir / "pretrain" / stage.name
-        stage_cfg = _with(cfg, pretrain_stage=stage.index)
+        stage_experiment = dataclasses.replace(
+            experiment, cfg=_with(cfg, pretrain_stage=stage.index), data=features, likelihood=stage.likelihood,
+            regularizers=regularizers, model=stage.model, optimizer=build_optimizer(stage.model, cfg.trainer),
+        )
         with _no_resume_advice(f"pretraining {stage.name}", stop, cfg.trainer.lr):
-            result = fit(stage.model, stage.likelihood, stage_regs, features, stage_cfg, stage_dir,
-                         PrefixedWriter(writer, f"pretrain/{stage.name}/"), None, None, stop)
+            result = fit(stage_experiment, stage_dir, PrefixedWriter(writer, f"pretrain/{stage.name}/"), stop)
         best = stage_dir / "checkpoints" / "best.pt"
-        stage.model.load_state_dict(load_checkpoint(best, map_location=data.train.compute_device)["model"])
+        stage.model.load_state_dict(load_checkpoint(best, map_location=experiment.data.train.compute_device)["model"])
         summary[f"pretrain_{stage.name}_val_loss"] = result.best_val_loss
         summary[f"pretrain_{stage.name}_best_epoch"] = result.best_epoch
         summary[f"pretrain_{stage.name}_seconds"] = result.seconds
@@ -129,25 +133,21 @@ def fit_layerwise(
     merge_metrics(run_dir, summary)
     finetune_epochs = int(cfg.trainer.finetune_epochs)
     if finetune_epochs == 0:
-        result = _assembled(model, likelihood, regularizers, data, cfg, run_dir)
+        result = _assembled(experiment, run_dir)
     else:
         log.info("fine-tuning the whole stack: %d epochs", finetune_epochs)
-        finetune_cfg = _with(cfg, trainer={"epochs": finetune_epochs})
+        finetuning = dataclasses.replace(experiment, cfg=_with(cfg, trainer={"epochs": finetune_epochs}))
         with _no_resume_advice("fine-tuning", stop, cfg.trainer.lr):
-            result = fit(model, likelihood, regularizers, data, finetune_cfg, run_dir, writer, on_epoch_end, None, stop)
+            result = fit(finetuning, run_dir, writer, stop, on_epoch_end=on_epoch_end)
     result.seconds += pretrain_seconds
     return result
 
 
-def check_layerwise(
-    model: Autoencoder, likelihood: Likelihood, regularizers: list[Regularizer], data: Dataset, cfg: DictConfig
-) -> tuple[list[Stage], list[list[Regularizer]]]:
+def check_layerwise(experiment: Experiment) -> tuple[list[Stage], list[list[Regularizer]]]:
     """The stages and each stage's regularizers, checked before any training (a UserError when
     the run cannot be stacked)."""
-    stages = build_stages(model, likelihood)
-    return stages, [_stage_regularizers(cfg, stage, data) for stage in stages]
-
-
+    stages = build_stages(experiment.model, experiment.likelihood)
+    return stages, [_stage_regularizers(experiment.cfg, stage, experiment.data) for stage in stages]
 @contextmanager
 def _no_resume_advice(phase: str, stop: GracefulStop, lr: float) -> Iterator[None]:
     """`fit`'s stop and divergence errors advise `resume=`, which a layer-wise run cannot do:
@@ -207,19 +207,17 @@ def _features(encoder_stage: Autoencoder, data: Dataset, batch_size: int) -> Dat
     return Dataset(f"{data.name}:features", splits["train"], splits["val"], splits["test"], kind="signal")
 
 
-def _assembled(
-    model: Autoencoder, likelihood: Likelihood, regularizers: list[Regularizer], data: Dataset, cfg: DictConfig, run_dir: Path
-) -> FitResult:
+def _assembled(experiment: Experiment, run_dir: Path) -> TrainState:
     """With no fine-tuning: the unrolled stack as the run's best.pt and last.pt (epoch 0), and
     its losses on train (uncorrupted) and val."""
-    batch_size = int(cfg.trainer.eval_batch_size)
-    train = evaluate_split(model, likelihood, regularizers, data.train, batch_size)
-    val = evaluate_split(model, likelihood, regularizers, data.val, batch_size)
+    exp = experiment
+    train = evaluate_split(exp.model, exp.likelihood, exp.regularizers, exp.data.train, exp.eval_batch_size)
+    val = evaluate_split(exp.model, exp.likelihood, exp.regularizers, exp.data.val, exp.eval_batch_size)
     metrics = {f"train_{k}": v for k, v in train.items()} | {f"val_{k}": v for k, v in val.items()}
-    config = OmegaConf.to_container(cfg, resolve=True)
+    config = OmegaConf.to_container(exp.cfg, resolve=True)
     for name in ("best.pt", "last.pt"):
-        save_checkpoint(run_dir / "checkpoints" / name, model=model, optimizer=None, epoch=0, config=config, metrics=metrics)
-    return FitResult(epochs_completed=0, best_epoch=0, best_val_loss=val["total"], train=train)
+        save_checkpoint(run_dir / "checkpoints" / name, model=exp.model, optimizer=None, epoch=0, config=config, metrics=metrics)
+    return TrainState(epochs_completed=0, best_epoch=0, best_val_loss=val["total"], train=train)
 
 
 def _with(cfg: DictConfig, **changes: Any) -> DictConfig:

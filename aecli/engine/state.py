@@ -1,11 +1,14 @@
-"""Where training stands (`FitResult`, saved in last.pt for resume) and how the loop reports a
-stop or a divergence."""
+"""Where training stands, beside the loop: `TrainState` (what `fit` returns and last.pt keeps, so
+that a resumed run carries on exactly as if it had never stopped), the current epoch's
+`EpochPosition` (its batch order and the batches done, kept after a graceful stop mid-epoch), the
+epoch's `RunningTerms`, and the errors the loop raises when it stops or diverges."""
 
 from __future__ import annotations
 
 import math
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,37 +22,90 @@ from aecli.errors import TrainingDiverged, TrainingStopped
 
 
 @dataclass
-class FitResult:
-    """Where training stands. `fit` returns it, and last.pt keeps it (with every random
-    generator's state) so that `resume` carries on exactly as if training had never stopped."""
+class EpochPosition:
+    """Where the current epoch stands: its batch order (None between epochs), the batches done and,
+    after a graceful stop mid-epoch, the running sums of the loss terms."""
+
+    order: Tensor | None = None
+    step: int = 0
+    sums: dict[str, Tensor] = field(default_factory=dict)
+
+    def batches(self, num_train: int, batch_size: int, device: torch.device) -> Iterator[tuple[int, Tensor]]:
+        """(step, sample indices) for the rest of the epoch: a fresh random order (torch's
+        generator), or the rest of the one a graceful stop cut short; `step` counts from 1."""
+        if self.order is None:
+            self.order, self.step, self.sums = torch.randperm(num_train, device=device), 0, {}
+        for begin in range(self.step * batch_size, num_train, batch_size):
+            self.step += 1
+            yield self.step, self.order[begin : begin + batch_size]
+
+
+class RunningTerms:
+    """An epoch's loss terms summed over its samples, on the device as one vector: a few device
+    ops per step whatever the number of terms, and one host sync per epoch."""
+
+    def __init__(self, saved: dict[str, Tensor]):
+        self.saved = saved  # the sums a graceful stop kept in the middle of the epoch
+        self.names: list[str] = []
+        self.sums: Tensor | None = None
+
+    def add(self, terms: dict[str, Tensor], count: int) -> tuple[list[str], Tensor]:
+        """Add a batch of `count` samples; returns the names and the batch's values (for the guard)."""
+        values = torch.stack([value.detach().float() for value in terms.values()])
+        if self.sums is None:
+            self.names = list(terms)
+            self.sums = torch.stack([torch.as_tensor(self.saved.get(key, 0.0), dtype=values.dtype, device=values.device)
+                                     for key in terms])
+        self.sums.add_(values, alpha=count)
+        return self.names, values
+
+    def as_dict(self) -> dict[str, Tensor]:
+        return {} if self.sums is None else dict(zip(self.names, self.sums.unbind()))
+
+    def means(self, count: int) -> dict[str, float]:
+        return {key: value / count for key, value in zip(self.names, self.sums.tolist())}
+
+
+@dataclass
+class TrainState:
+    """Where training stands after `fit` (or at a stop), and what last.pt keeps with every random
+    generator's state."""
 
     epochs_completed: int = 0
     best_epoch: int = 0
     best_val_loss: float = math.inf
     train: dict[str, float] = field(default_factory=dict)  # the last completed epoch's terms
     seconds: float = 0.0  # training time, over every session of the run
-    # After a graceful stop in the middle of an epoch: that epoch's batch order, the
-    # batches done and the running loss sums.
-    order: Tensor | None = None
-    step: int = 0
-    sums: dict[str, Tensor] = field(default_factory=dict)
     schedule: dict[str, Any] = field(default_factory=dict)  # the learning-rate schedule's state (aecli.engine.schedule)
     stop_reason: str | None = None  # set when early stopping ended training
+    position: EpochPosition = field(default_factory=EpochPosition)
 
-    def train_state(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in self.__dataclass_fields__} | {"rng": capture_rng()}
+    def finish_epoch(self, epoch: int, train: dict[str, float], val: dict[str, float], seconds: float) -> bool:
+        """Record a completed epoch; whether it improved the best validation loss."""
+        improved = val["total"] < self.best_val_loss
+        if improved:
+            self.best_val_loss, self.best_epoch = val["total"], epoch
+        self.epochs_completed, self.train, self.seconds = epoch, train, seconds
+        self.position = EpochPosition()
+        return improved
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """last.pt's `train_state`: plain values and tensors, and every generator's state."""
+        position = self.position
+        return {
+            "epochs_completed": self.epochs_completed, "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
+            "train": self.train, "seconds": self.seconds, "order": position.order, "step": position.step,
+            "sums": position.sums, "schedule": self.schedule, "stop_reason": self.stop_reason, "rng": capture_rng(),
+        }
 
     @classmethod
-    def resume(cls, payload: dict[str, Any], optimizer: torch.optim.Optimizer, lr: float) -> FitResult:
-        """Continue from a last.pt `payload` (its weights already in the model): optimizer,
-        generators and position; `lr` replaces the saved learning rate (say, lower after a divergence)."""
-        optimizer.load_state_dict(payload["optimizer"])
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        state = payload["train_state"]
+    def resume(cls, state: dict[str, Any]) -> TrainState:
+        """Continue from a last.pt `train_state`, restoring every generator; checkpoints from before
+        a field existed resume with its default (no schedule state, no early stop)."""
         restore_rng(state["rng"])
-        # Checkpoints from before a field existed resume with its default (no schedule state, no early stop).
-        return cls(**{key: state[key] for key in cls.__dataclass_fields__ if key in state})
+        position = EpochPosition(state.get("order"), state.get("step", 0), state.get("sums") or {})
+        kept = ("epochs_completed", "best_epoch", "best_val_loss", "train", "seconds", "schedule", "stop_reason")
+        return cls(**{key: state[key] for key in kept if key in state}, position=position)
 
 
 class ProgressBar:
@@ -75,34 +131,34 @@ class ProgressBar:
             sys.stderr.flush()
 
 
-def check_finite(guard: FiniteGuard, epoch: int, num_batches: int, result: FitResult, lr: float) -> None:
+def check_finite(guard: FiniteGuard, epoch: int, num_batches: int, state: TrainState, lr: float) -> None:
     """Raise TrainingDiverged when a loss term of the epoch's batches stopped being finite."""
     failure = guard.first_failure()
     guard.reset()
     if failure is not None:
         step, term, value = failure
         what = f"the loss term {term!r} became {value} at epoch {epoch}, step {step}/{num_batches}"
-        raise diverged(what, epoch, step, term, result, lr)
+        raise diverged(what, epoch, step, term, state, lr)
 
 
-def check_finite_validation(val: dict[str, float], epoch: int, result: FitResult, lr: float) -> None:
+def check_finite_validation(val: dict[str, float], epoch: int, state: TrainState, lr: float) -> None:
     failure = non_finite(val)
     if failure is not None:
         term, value = failure
-        raise diverged(f"the validation loss term {term!r} is {value} after epoch {epoch}", epoch, None, term, result, lr)
+        raise diverged(f"the validation loss term {term!r} is {value} after epoch {epoch}", epoch, None, term, state, lr)
 
 
-def diverged(what: str, epoch: int, step: int | None, term: str, result: FitResult, lr: float) -> TrainingDiverged:
-    done = result.epochs_completed
+def diverged(what: str, epoch: int, step: int | None, term: str, state: TrainState, lr: float) -> TrainingDiverged:
+    done = state.epochs_completed
     if done:
         advice = f"checkpoints/last.pt (epoch {done}) is kept as the last good state; resume it with a lower trainer.lr (now {lr})"
     else:
         advice = f"no checkpoint was written; train again with a lower trainer.lr (now {lr})"
     metrics = {"status": "diverged", "failure": f"training diverged: {what}", "failure_epoch": epoch,
-               "failure_step": step, "failure_term": term, "epochs": done, "best_epoch": result.best_epoch}
+               "failure_step": step, "failure_term": term, "epochs": done, "best_epoch": state.best_epoch}
     return TrainingDiverged(f"training diverged: {what}; {advice}", metrics)
 
 
-def stopped(stop: GracefulStop, run_dir: Path, where: str, result: FitResult) -> TrainingStopped:
+def stopped(stop: GracefulStop, run_dir: Path, where: str, state: TrainState) -> TrainingStopped:
     message = f"{stop.name} received; stopped at {where} and saved checkpoints/last.pt; continue with: aecli train resume={run_dir}"
-    return TrainingStopped(message, stop.signum or 0, {"status": "stopped", "epochs": result.epochs_completed})
+    return TrainingStopped(message, stop.signum or 0, {"status": "stopped", "epochs": state.epochs_completed})

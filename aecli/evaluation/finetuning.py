@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from aecli.api import Run
+from aecli.engine.experiment import Experiment
 from aecli.engine.finetune import ClassifierResult, fresh_copy, train_classifier
 from aecli.errors import UserError
 from aecli.evaluation.probes import stratified_sample
@@ -48,16 +48,14 @@ class Comparison:
 
 
 def compare_finetuning(
-    run: Run, labels: int, val_labels: int | None, epochs: int, batch_size: int, lr: float, seed: int, progress=print,
+    experiment: Experiment, labels: int, val_labels: int | None, epochs: int, batch_size: int, lr: float, seed: int,
+    progress=print,
 ) -> Comparison:
-    """Train both networks (see the module docstring); a label budget the splits cannot give,
-    or a network that cannot be re-initialised, is a UserError."""
-    data, model = run.experiment.data, run.experiment.model
+    """Train both networks on a trained `experiment` over labelled data (see the module docstring);
+    a label budget the splits cannot give, or a network that cannot be re-initialised, is a UserError."""
+    data, model = experiment.data, experiment.model
     if data.train.labels is None:
-        raise UserError(
-            f"aecli finetune needs labelled data, but run {run.path} was trained on {run.cfg.dataset.name}, "
-            f"which has no labels; pick a run on a labelled dataset such as mnist"
-        )
+        raise ValueError("fine-tuning needs labelled data; the caller checks it and says which run has none")
     rng = np.random.default_rng(seed)
     try:
         train_idx = stratified_sample(data.train.labels.cpu().numpy(), labels, rng)
@@ -69,7 +67,7 @@ def compare_finetuning(
         raise UserError(f"aecli finetune labels={labels}: {error}") from None
     num_classes = 1 + int(max(split.labels.max() for split in (data.train, data.val, data.test)))
     # The train split as the model saw it (variance-MNIST draws its noise here, seeded by the run).
-    torch.manual_seed(run.cfg.seed)
+    torch.manual_seed(experiment.seed)
     train_x = data.training_batch(data.train.batch(torch.as_tensor(train_idx)))
     splits = (
         train_x, data.train.labels[train_idx], data.val.batch(torch.as_tensor(val_idx)), data.val.labels[val_idx],
@@ -81,7 +79,7 @@ def compare_finetuning(
         started = time.perf_counter()
         results[name] = train_classifier(
             network, model.latent_dim, num_classes, *splits, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-            device=run.device,
+            device=experiment.device,
         )
         seconds[name] = time.perf_counter() - started
     settings = f"{epochs} epochs, batch {batch_size}, Adam lr {lr:g}, seed {seed}"

@@ -214,13 +214,3 @@ def _standardize(x: np.ndarray) -> np.ndarray:
     # A constant column can keep round-off after centering; treat it as constant.
     varying = std > 1e-12 * np.maximum(1.0, np.abs(mean))
     return np.divide(centered, std, out=np.zeros_like(centered), where=varying)
-
-
-def format_number(value: object) -> str:
-    """A figure for a table: integers as they are, else 6 significant digits (scientific
-    notation far from 1); "" for anything that is not a number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return ""
-    if float(value).is_integer() and abs(value) < 1e6:
-        return f"{value:g}"
-    return f"{value:.6g}" if 1e-3 <= abs(value) < 1e6 else f"{value:.4e}"

@@ -6,55 +6,31 @@ from __future__ import annotations
 import numpy as np
 from omegaconf import DictConfig
 
-from aecli.evaluation.metrics import format_number
+from aecli.config import glossary
+from aecli.config.glossary import format_number
+from aecli.engine.experiment import Experiment
 from aecli.evaluation.scores import Evaluation
-from aecli.api import Run
 
 
-def describe_metrics(run: Run, settings: DictConfig) -> dict[str, str]:
-    """One short phrase per metric name: what the number is, for this run."""
-    dims = int(np.prod(run.experiment.data.sample_shape))
-    latent_dim = run.experiment.model.latent_dim
-    budgets = {}
-    for budget in settings.probe.label_budgets:
-        budgets[f"probe_linear_acc_{budget}"] = f"the same with {budget} stratified train labels, mean of {settings.probe.draws} draws"
-        budgets[f"probe_linear_acc_{budget}_std"] = f"spread (std) of those {settings.probe.draws} draws"
-    return {
-        **budgets,
-        "anomaly_auroc": "area under the ROC: the classes left out of training as anomalies (0.5 = chance)",
-        "ppca_nll": f"test NLL per sample (nats) of PPCA with {latent_dim} latents fit on train",
-        "recon_mse": "squared error of the reconstruction (deterministic code) per data dimension",
-        "recon_sse": f"squared error per sample, summed over the {dims} data dimensions",
-        "pca_recon_sse": f"the same for PCA with {min(latent_dim, dims)} components (fit on train)",
-        "pca_angle_deg": "largest principal angle between the decoder's subspace and PCA's (degrees)",
-        "probe_linear_acc": "logistic regression on standardized codes, fit on train, test accuracy",
-        "probe_knn_acc": f"{settings.probe.knn_k}-nearest-neighbour vote among train codes, test accuracy",
-        "mig": f"mutual information gap ({settings.mig_bins} bins, normalized by factor entropy)",
-        "jacobian_fro": "mean squared Frobenius norm of the encoder Jacobian d code / d x",
-        "code_sparsity": f"fraction of code entries with |value| < {settings.sparsity_threshold}",
-        "elbo": "evidence lower bound per sample (nats)",
-        "nll_iw": f"importance-weighted negative log-likelihood, K = {settings.nll_iw_samples} (nats)",
-        "nll_iw_se": "standard error of nll_iw over the test samples it used (0: all of them)",
-        "nll_iw_rows": "test samples nll_iw averaged (evaluate nll_iw_images)",
-        "kl": "KL(q(z|x) || p(z)) per sample (nats)",
-        "active_units": "latents whose posterior mean varies across the data",
-    }
+def metric_context(experiment: Experiment, settings: DictConfig) -> dict:
+    """What the glossary's phrases name for this run: its data and code sizes and the evaluate settings."""
+    dims = int(np.prod(experiment.data.sample_shape))
+    latent_dim = experiment.model.latent_dim
+    return {"dims": dims, "latent_dim": latent_dim, "pca_components": min(latent_dim, dims), **glossary.settings_context(settings)}
 
 
-def format_report(run: Run, evaluation: Evaluation, settings: DictConfig) -> str:
-    """The printed table: one line per metric with what it means, the factor correlation
-    matrix, and which latent carries which factor in words."""
+def format_report(title: str, experiment: Experiment, evaluation: Evaluation, settings: DictConfig) -> str:
+    """The printed table under `title` (which run and checkpoint): one line per metric with what it
+    means (aecli.config.glossary), the factor correlation matrix, and which latent carries which
+    factor in words."""
     values = evaluation.metrics
-    phrases = describe_metrics(run, settings)
-    lines = [
-        f"aecli evaluate: {run.path} (checkpoint {run.checkpoint_name}, epoch {run.epoch}), "
-        f"{len(run.experiment.data.test)} test samples of {run.cfg.dataset.name}"
-    ]
-    lines += _class_lines(run)
+    context = metric_context(experiment, settings)
+    lines = [f"aecli evaluate: {title}, {len(experiment.data.test)} test samples of {experiment.cfg.dataset.name}"]
+    lines += _class_lines(experiment)
     scalar_names = [key for key in values if key != "factor_corr"]
     width = max(len(key) for key in scalar_names)
     for key in scalar_names:
-        lines.append(f"  {key:<{width}}  {format_number(values[key]):>12}  {phrases.get(key, '')}")
+        lines.append(f"  {key:<{width}}  {format_number(values[key]):>12}  {glossary.meaning(key, context)}")
     if "factor_corr" in values:
         names = evaluation.factor_names
         lines.append(f"factor_corr: |{settings.factor_corr_method} correlation| of each latent (row) with each factor")
@@ -76,9 +52,9 @@ def format_report(run: Run, evaluation: Evaluation, settings: DictConfig) -> str
     return "\n".join(lines)
 
 
-def _class_lines(run: Run) -> list[str]:
+def _class_lines(experiment: Experiment) -> list[str]:
     """The test split's classes by name with their counts (labelled data only)."""
-    data = run.experiment.data
+    data = experiment.data
     if data.test.labels is None:
         return []
     counts = np.bincount(data.test.labels.cpu().numpy(), minlength=len(data.class_names))

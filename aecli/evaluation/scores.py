@@ -19,12 +19,12 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from aecli.data import Split
+from aecli.engine.experiment import Experiment
 from aecli.engine.steps import encode_split, reconstruction_sse
 from aecli.evaluation import metrics
 from aecli.evaluation.downstream import Anomaly, Downstream, detect_anomalies, label_budget_probes, ppca_baseline
 from aecli.models import Autoencoder
 from aecli.models.jacobian import squared_jacobian_norm
-from aecli.api import Run
 
 
 @dataclass
@@ -50,11 +50,12 @@ def _factor_scores(
     result.inactive = metrics.inactive_latents(codes)
 
 
-def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
-    """Compute every applicable metric of `run` (see the module docstring); `settings` is the
-    evaluate config (probe.*, mig_bins, factor_corr_method, sparsity_threshold, nll_iw_samples, nll_iw_images)."""
-    data, model, likelihood = run.experiment.data, run.experiment.model, run.experiment.likelihood
-    batch_size = int(run.cfg.trainer.eval_batch_size)
+def evaluate_experiment(experiment: Experiment, settings: DictConfig) -> Evaluation:
+    """Compute every applicable metric of a trained `experiment` (see the module docstring);
+    `settings` is the evaluate config (probe.*, mig_bins, factor_corr_method, sparsity_threshold,
+    nll_iw_samples, nll_iw_images)."""
+    data, model, likelihood = experiment.data, experiment.model, experiment.likelihood
+    batch_size = experiment.eval_batch_size
     result = Evaluation(metrics={})
     out = result.metrics
 
@@ -67,7 +68,7 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
         out["recon_sse"] = sse
 
     # The train split as the model saw it (variance-MNIST draws its noise here, seeded by the run).
-    torch.manual_seed(run.cfg.seed)
+    torch.manual_seed(experiment.seed)
     train = Split(data.training_batch(data.train.x), data.train.labels, data.train.factors)
     test_x = data.test.x  # the whole test split as float, once (uint8 sets are stored as bytes)
     with timer("codes"):
@@ -80,7 +81,7 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
         if model.is_linear:
             out["pca_angle_deg"] = metrics.largest_principal_angle_deg(decoder_basis(model), pca.components_.T)
 
-    downstream = _downstream(run, settings, train, test_x, train_codes, test_codes, result.seconds)
+    downstream = _downstream(experiment, settings, train, test_x, train_codes, test_codes, result.seconds)
     out.update(downstream.metrics)
     result.anomaly, result.notes = downstream.anomaly, downstream.notes
 
@@ -91,10 +92,10 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
         out["jacobian_fro"] = mean_squared_jacobian_norm(model, test_x, max(1, batch_size // model.latent_dim))
     out["code_sparsity"] = metrics.code_sparsity(test_codes, float(settings.sparsity_threshold))
 
-    for regularizer in run.experiment.regularizers:  # figures only a term gives meaning to (the VAE's bounds)
-        torch.manual_seed(run.cfg.seed)  # their samples repeat from call to call
+    for regularizer in experiment.regularizers:  # figures only a term gives meaning to (the VAE's bounds)
+        torch.manual_seed(experiment.seed)  # their samples repeat from call to call
         started = time.perf_counter()
-        figures = regularizer.evaluate(model, run.experiment.likelihood, data.test, settings, batch_size)
+        figures = regularizer.evaluate(model, likelihood, data.test, settings, batch_size)
         if figures:
             out.update(figures)
             result.seconds[regularizer.name] = time.perf_counter() - started
@@ -102,13 +103,13 @@ def evaluate_run(run: Run, settings: DictConfig) -> Evaluation:
 
 
 def _downstream(
-    run: Run, settings: DictConfig, train: Split, test_x: Tensor, train_codes: np.ndarray | None,
+    experiment: Experiment, settings: DictConfig, train: Split, test_x: Tensor, train_codes: np.ndarray | None,
     test_codes: np.ndarray, seconds: dict[str, float],
 ) -> Downstream:
     """What the codes are good for (aecli.evaluation.downstream): the probes with every label and
     with few, anomaly detection of the classes left out of training, the PPCA baseline."""
-    data, model, likelihood = run.experiment.data, run.experiment.model, run.experiment.likelihood
-    batch_size, result = int(run.cfg.trainer.eval_batch_size), Downstream()
+    data, model, likelihood = experiment.data, experiment.model, experiment.likelihood
+    batch_size, result = experiment.eval_batch_size, Downstream()
     if data.test.labels is not None:
         train_labels, test_labels = _numpy(train.labels), _numpy(data.test.labels)
         max_iter = int(settings.probe.max_iter)
@@ -123,13 +124,13 @@ def _downstream(
         with _timed(seconds, "probe_few_labels"):
             label_budget_probes(
                 train_codes, train_labels, test_codes, test_labels, list(settings.probe.label_budgets),
-                int(settings.probe.draws), int(run.cfg.seed), max_iter, result,
+                int(settings.probe.draws), experiment.seed, max_iter, result,
             )
     if data.excluded_classes:
         with _timed(seconds, "anomaly"):
-            torch.manual_seed(run.cfg.seed)  # a sampled score (the VAE's) repeats from call to call
+            torch.manual_seed(experiment.seed)  # a sampled score (the VAE's) repeats from call to call
             detect_anomalies(
-                model, likelihood, run.experiment.regularizers, data.test, data.excluded_classes, settings, batch_size, result
+                model, likelihood, experiment.regularizers, data.test, data.excluded_classes, settings, batch_size, result
             )
     with _timed(seconds, "ppca"):
         ppca_baseline(train.x, test_x, model.latent_dim, likelihood, result)
@@ -156,7 +157,7 @@ def decoder_basis(model: Autoencoder) -> np.ndarray:
     zero = torch.zeros(model.latent_dim, device=next(model.parameters()).device)
     with torch.enable_grad():
         jacobian = jacrev(lambda z: model.decode(z[None])[0])(zero)  # (*output_shape, latent_dim)
-    jacobian = jacobian.reshape(model.num_params, -1, model.latent_dim)[0]
+    jacobian = jacobian.reshape(model.outputs_per_dim, -1, model.latent_dim)[0]
     return _numpy(jacobian).astype(np.float64)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from torch import Tensor
 
 from aecli.data import Dataset
+from aecli.errors import UserError
+from aecli.models import Autoencoder
 
 
 def sum_per_sample(values: Tensor) -> Tensor:
@@ -16,11 +18,11 @@ def sum_per_sample(values: Tensor) -> Tensor:
 
 
 class Likelihood:
-    """The interface: `num_params` decoder outputs per data dimension, `nll` and `mean`
+    """The interface: `outputs_per_dim` decoder outputs per data dimension, `nll` and `mean`
     (and `std` where the decoder learns its spread)."""
 
     name: str = ""
-    num_params: int = 1
+    outputs_per_dim: int = 1
     squared_error: bool = False  # True when the loss is half the squared error plus a constant (fixed-variance Gaussian)
     # True when `nll` is a density over real values, comparable with a Gaussian baseline's (PPCA);
     # False for a probability of discrete values (Bernoulli), where such a comparison means nothing.
@@ -41,5 +43,17 @@ class Likelihood:
         """
         return None
 
-    def check_data(self, data: Dataset) -> None:
-        """Raise a UserError when this likelihood cannot model `data`."""
+    def refusal(self, data: Dataset, model: Autoencoder | None = None) -> str | None:
+        """Why this likelihood cannot model `data` (through `model`'s decoder, when given): one
+        line naming the problem and the fix; None when it can. `likelihood=auto` takes the first
+        of its candidates that accepts the data and the model (aecli.likelihoods.AUTO)."""
+        return None if model is None else model.likelihood_refusal(self)
+
+    def accepts(self, data: Dataset, model: Autoencoder | None = None) -> bool:
+        return self.refusal(data, model) is None
+
+    def check(self, data: Dataset, model: Autoencoder | None = None) -> None:
+        """Raise the refusal as a UserError, before any training."""
+        problem = self.refusal(data, model)
+        if problem is not None:
+            raise UserError(problem)

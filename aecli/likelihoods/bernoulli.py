@@ -8,9 +8,9 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from aecli.data import Dataset
-from aecli.errors import UserError
 from aecli.likelihoods import LIKELIHOODS
 from aecli.likelihoods.base import Likelihood, sum_per_sample
+from aecli.models import Autoencoder
 
 
 class Bernoulli(Likelihood):
@@ -23,13 +23,12 @@ class Bernoulli(Likelihood):
     def mean(self, output: Tensor) -> Tensor:
         return torch.sigmoid(output)
 
-    def check_data(self, data: Dataset) -> None:
+    def refusal(self, data: Dataset, model: Autoencoder | None = None) -> str | None:
         low, high = data.value_range()
         if low < 0.0 or high > 1.0:
-            raise UserError(
-                f"likelihood=bernoulli needs data in [0, 1], but dataset={data.name} spans "
-                f"[{low:.3g}, {high:.3g}]; use likelihood=gaussian"
-            )
+            return (f"likelihood=bernoulli needs data in [0, 1], but dataset={data.name} spans "
+                    f"[{low:.3g}, {high:.3g}]; use likelihood=gaussian")
+        return super().refusal(data, model)
 
 
 @LIKELIHOODS.register("bernoulli")

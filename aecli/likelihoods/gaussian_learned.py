@@ -23,7 +23,7 @@ class GaussianLearned(Likelihood):
     """
 
     name = "gaussian_learned"
-    num_params = 2
+    outputs_per_dim = 2
 
     def __init__(self, logvar_floor: float = -6.0):
         self.logvar_floor = float(logvar_floor)

@@ -18,11 +18,11 @@ __all__ = ["MODELS", "Autoencoder", "Forward", "Bottleneck", "GaussianBottleneck
 
 
 def build_model(
-    cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int = 1, bottleneck: Bottleneck | None = None
+    cfg: DictConfig, sample_shape: tuple[int, ...], outputs_per_dim: int = 1, bottleneck: Bottleneck | None = None
 ) -> Autoencoder:
     """The architecture `cfg` names for samples of `sample_shape`.
 
-    num_params: decoder outputs per data dimension, as the likelihood asks.
+    outputs_per_dim: decoder outputs per data dimension, as the likelihood asks.
     bottleneck: the code layer (default: deterministic; GaussianBottleneck for a VAE).
     """
-    return MODELS.build(cfg, tuple(sample_shape), num_params, bottleneck if bottleneck is not None else Bottleneck())
+    return MODELS.build(cfg, tuple(sample_shape), outputs_per_dim, bottleneck if bottleneck is not None else Bottleneck())

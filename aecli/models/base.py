@@ -51,8 +51,8 @@ class Autoencoder(nn.Module):
 
     The encoder emits `bottleneck.outputs_per_latent` values per latent dimension
     (one for a plain code, a mean and a log-variance for a Gaussian one). The decoder
-    output holds `num_params` values per data dimension (what the likelihood needs):
-    shape (B, *sample_shape) for one, (B, num_params, *sample_shape) for more. Output
+    output holds `outputs_per_dim` values per data dimension (what the likelihood needs):
+    shape (B, *sample_shape) for one, (B, outputs_per_dim, *sample_shape) for more. Output
     activations belong to the likelihood.
 
     hidden_layers: the encoder's hidden activation modules, in order (for regularizers
@@ -67,7 +67,7 @@ class Autoencoder(nn.Module):
         decoder: nn.Module,
         latent_dim: int,
         sample_shape: tuple[int, ...],
-        num_params: int = 1,
+        outputs_per_dim: int = 1,
         bottleneck: Bottleneck | None = None,
         hidden_layers: list[nn.Module] | None = None,
         input_gain: bool = False,
@@ -78,10 +78,10 @@ class Autoencoder(nn.Module):
         self.bottleneck = bottleneck if bottleneck is not None else Bottleneck()
         self.latent_dim = latent_dim
         self.sample_shape = tuple(sample_shape)
-        self.num_params = num_params
-        self._output_shape = self.sample_shape if num_params == 1 else (num_params, *self.sample_shape)
+        self.outputs_per_dim = outputs_per_dim
+        self._output_shape = self.sample_shape if outputs_per_dim == 1 else (outputs_per_dim, *self.sample_shape)
         self.hidden_layers = tuple(hidden_layers or ())  # a tuple: these modules are registered in the encoder
-        if input_gain and num_params != 1:
+        if input_gain and outputs_per_dim != 1:
             raise UserError("model.input_gain=true needs one decoder output per data dimension; set it to false")
         self.input_gain = input_gain
 
@@ -157,8 +157,16 @@ class Autoencoder(nn.Module):
     def after_step(self) -> None:
         """Called by the trainer after every optimizer step (e.g. to project weights back onto a constraint)."""
 
+    def likelihood_refusal(self, likelihood: Any) -> str | None:
+        """Why this model cannot be trained under `likelihood` (one line naming the fix), or None;
+        a likelihood asks it in `Likelihood.refusal`."""
+        return None
+
     def check(self, likelihood: Any, regularizers: list[Any], data: Any) -> None:
         """Raise a UserError, before training, when this model cannot work with these."""
+        problem = self.likelihood_refusal(likelihood)
+        if problem is not None:
+            raise UserError(problem)
 
     def squared_jacobian_norm(self, x: Tensor) -> Tensor | None:
         """A closed form of the per-sample ||d encode / dx||_F^2, or None (aecli.jacobian differentiates)."""

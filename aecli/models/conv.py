@@ -6,7 +6,7 @@ linear code layer; the decoder mirrors it with transposed convolutions whose out
 is computed so every stage gives back exactly the size its encoder stage took in. With
 `separate_heads` and a likelihood with several outputs per pixel (gaussian_learned: a mean
 and a log-variance), the last transposed convolution is one head per output instead of one
-convolution with num_params x C channels (the anchors' VAE decoders).
+convolution with outputs_per_dim x C channels (the anchors' VAE decoders).
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from aecli.models.bottleneck import Bottleneck
 SETTINGS = {
     "channels": IntList(min=1, nonempty=True),
     "kernel_size": Int(min=1),
-    "kernel_sizes": IntList(min=1, nullable=True),
-    "strides": IntList(min=1, nullable=True),
-    "padding": Int(min=0, nullable=True),
-    "batch_norm": Bool(),
-    "hidden_dim": Int(min=1, nullable=True),
-    "separate_heads": Bool(),
+    "kernel_sizes": IntList(min=1, nullable=True, old=None),
+    "strides": IntList(min=1, nullable=True, old=None),
+    "padding": Int(min=0, nullable=True, old=None),
+    "batch_norm": Bool(old=False),
+    "hidden_dim": Int(min=1, nullable=True, old=None),
+    "separate_heads": Bool(old=False),
     "latent_dim": Int(min=1),
     "activation": Choice(*ACTIVATIONS),
-    "code_activation": Choice(*ACTIVATIONS, nullable=True),
+    "code_activation": Choice(*ACTIVATIONS, nullable=True, old=None),
     "tied_weights": Bool(),
-    "input_gain": Bool(),
+    "input_gain": Bool(old=False),
 }
 
 
@@ -82,7 +82,7 @@ class ConvLayout:
 
 class Heads(nn.Module):
     """One transposed convolution per decoder output (mean, log-variance), stacked along channels
-    in the layout the likelihood reads: (B, num_params x C, H, W)."""
+    in the layout the likelihood reads: (B, outputs_per_dim x C, H, W)."""
 
     def __init__(self, heads: list[nn.Module]):
         super().__init__()
@@ -101,7 +101,7 @@ class ConvAutoencoder(Autoencoder):
         layout: ConvLayout,
         latent_dim: int,
         activation_name: str = "relu",
-        num_params: int = 1,
+        outputs_per_dim: int = 1,
         bottleneck: Bottleneck | None = None,
         input_gain: bool = False,
         code_activation: str | None = None,
@@ -134,9 +134,9 @@ class ConvAutoencoder(Autoencoder):
         for a, b in zip(dense[:-1], dense[1:]):
             decoder += [nn.Linear(a, b), activation(activation_name)]
         decoder.append(nn.Unflatten(1, inner))
-        decoder += _transposed(layout, heights, widths, in_channels, num_params, activation_name, separate_heads)
+        decoder += _transposed(layout, heights, widths, in_channels, outputs_per_dim, activation_name, separate_heads)
         super().__init__(
-            nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, num_params, bottleneck,
+            nn.Sequential(*encoder), nn.Sequential(*decoder), latent_dim, sample_shape, outputs_per_dim, bottleneck,
             hidden_layers=hidden_layers, input_gain=input_gain,
         )
         # Channels-last kernels put every convolution on oneDNN's NHWC path (the transposed ones
@@ -155,7 +155,7 @@ def _norm(layout: ConvLayout, channels: int) -> list[nn.Module]:
 
 
 def _transposed(
-    layout: ConvLayout, heights: list[int], widths: list[int], in_channels: int, num_params: int,
+    layout: ConvLayout, heights: list[int], widths: list[int], in_channels: int, outputs_per_dim: int,
     activation_name: str, separate_heads: bool,
 ) -> list[nn.Module]:
     """The decoder's transposed convolutions, the encoder's stages in reverse, each giving back
@@ -175,10 +175,10 @@ def _transposed(
 
         if not last:
             layers += [stage(c_out), *_norm(layout, c_out), activation(activation_name)]
-        elif separate_heads and num_params > 1:
-            layers.append(Heads([stage(c_out) for _ in range(num_params)]))
+        elif separate_heads and outputs_per_dim > 1:
+            layers.append(Heads([stage(c_out) for _ in range(outputs_per_dim)]))
         else:
-            layers.append(stage(c_out * num_params))
+            layers.append(stage(c_out * outputs_per_dim))
     return layers
 
 
@@ -202,7 +202,7 @@ def layout_from_config(cfg: DictConfig) -> ConvLayout:
 
 @MODELS.register("conv", settings=SETTINGS)
 def build_conv(
-    cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck
+    cfg: DictConfig, sample_shape: tuple[int, ...], outputs_per_dim: int, bottleneck: Bottleneck
 ) -> ConvAutoencoder:
     if len(sample_shape) != 3:
         raise UserError(
@@ -212,7 +212,7 @@ def build_conv(
     if cfg.tied_weights:
         raise UserError("model.tied_weights is for the mlp and linear models; set it to false with model=conv")
     return ConvAutoencoder(
-        sample_shape, layout_from_config(cfg), cfg.latent_dim, activation_name=cfg.activation, num_params=num_params,
+        sample_shape, layout_from_config(cfg), cfg.latent_dim, activation_name=cfg.activation, outputs_per_dim=outputs_per_dim,
         bottleneck=bottleneck, input_gain=cfg.input_gain, code_activation=cfg.code_activation,
         separate_heads=cfg.separate_heads,
     )

@@ -25,12 +25,13 @@ INITS = ("orthogonal", "default")
 
 
 @MODELS.register("linear", settings={
-    "latent_dim": Int(min=1), "tied_weights": Bool(), "bias": Bool(), "normalize_input": Bool(), "init": Choice(*INITS),
+    "latent_dim": Int(min=1), "tied_weights": Bool(), "bias": Bool(), "normalize_input": Bool(old=False),
+    "init": Choice(*INITS, old="default"),  # runs from before the key started from PyTorch's initialisation
 })
-def build_linear(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck) -> MLPAutoencoder:
+def build_linear(cfg: DictConfig, sample_shape: tuple[int, ...], outputs_per_dim: int, bottleneck: Bottleneck) -> MLPAutoencoder:
     model = MLPAutoencoder(
         sample_shape, [], cfg.latent_dim, activation_name=None, tied_weights=cfg.tied_weights, bias=cfg.bias,
-        num_params=num_params, bottleneck=bottleneck, normalize_input=cfg.normalize_input,
+        outputs_per_dim=outputs_per_dim, bottleneck=bottleneck, normalize_input=cfg.normalize_input,
     )
     if cfg.init == "orthogonal":
         balanced_orthogonal_init(model)

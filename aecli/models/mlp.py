@@ -62,7 +62,7 @@ class MLPAutoencoder(Autoencoder):
         activation_name: str | None = "relu",
         tied_weights: bool = False,
         bias: bool = True,
-        num_params: int = 1,
+        outputs_per_dim: int = 1,
         bottleneck: Bottleneck | None = None,
         code_activation: str | None = None,
         input_gain: bool = False,
@@ -75,7 +75,7 @@ class MLPAutoencoder(Autoencoder):
         encoder_linears = [nn.Linear(a, b, bias=bias) for a, b in zip(widths[:-1], widths[1:])]
 
         if tied_weights:
-            if num_params != 1:
+            if outputs_per_dim != 1:
                 raise UserError(
                     "model.tied_weights=true needs one decoder output per data dimension; "
                     "this likelihood needs more; set model.tied_weights=false"
@@ -87,7 +87,7 @@ class MLPAutoencoder(Autoencoder):
                 )
             decoder_linears: list[nn.Module] = [TiedLinear(layer, bias=bias) for layer in reversed(encoder_linears)]
         else:
-            out_widths = [latent_dim, *reversed(hidden_dims), input_dim * num_params]
+            out_widths = [latent_dim, *reversed(hidden_dims), input_dim * outputs_per_dim]
             decoder_linears = [nn.Linear(a, b, bias=bias) for a, b in zip(out_widths[:-1], out_widths[1:])]
 
         encoder_layers = _interleave(encoder_linears, activation_name, batch_norm)
@@ -104,7 +104,7 @@ class MLPAutoencoder(Autoencoder):
         encoder = nn.Sequential(nn.Flatten(), *encoder_layers)
         decoder = nn.Sequential(*decoder_layers)
         super().__init__(
-            encoder, decoder, latent_dim, sample_shape, num_params, bottleneck,
+            encoder, decoder, latent_dim, sample_shape, outputs_per_dim, bottleneck,
             hidden_layers=hidden_layers, input_gain=input_gain,
         )
         self._affine = activation_name is None or not hidden_dims
@@ -150,7 +150,7 @@ class MLPAutoencoder(Autoencoder):
             decoder = nn.Sequential(decoder_linears[len(groups) - k])
             stages.append(Autoencoder(
                 encoder, decoder, layers[0].out_features, self.sample_shape if first else (layers[0].in_features,),
-                num_params=self.num_params if first else 1, input_gain=self.input_gain and first,
+                outputs_per_dim=self.outputs_per_dim if first else 1, input_gain=self.input_gain and first,
             ))
         return stages
 
@@ -174,22 +174,22 @@ SETTINGS = {
     "latent_dim": Int(min=1),
     "activation": Choice(*ACTIVATIONS),
     "tied_weights": Bool(),
-    "code_activation": Choice(*ACTIVATIONS, nullable=True),
-    "input_gain": Bool(),
-    "normalize_input": Bool(),
-    "batch_norm": Bool(),
+    "code_activation": Choice(*ACTIVATIONS, nullable=True, old=None),
+    "input_gain": Bool(old=False),
+    "normalize_input": Bool(old=False),
+    "batch_norm": Bool(old=False),
 }
 
 
 @MODELS.register("mlp", settings=SETTINGS)
-def build_mlp(cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck) -> MLPAutoencoder:
+def build_mlp(cfg: DictConfig, sample_shape: tuple[int, ...], outputs_per_dim: int, bottleneck: Bottleneck) -> MLPAutoencoder:
     return MLPAutoencoder(
         sample_shape,
         list(cfg.hidden_dims),
         cfg.latent_dim,
         activation_name=cfg.activation,
         tied_weights=cfg.tied_weights,
-        num_params=num_params,
+        outputs_per_dim=outputs_per_dim,
         bottleneck=bottleneck,
         code_activation=cfg.code_activation,
         input_gain=cfg.input_gain,

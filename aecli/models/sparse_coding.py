@@ -195,9 +195,11 @@ class SparseCoding(Autoencoder):
     def after_step(self) -> None:
         self.normalize_atoms()
 
+    def likelihood_refusal(self, likelihood: Any) -> str | None:
+        return None if likelihood.squared_error else "model=sparse_coding minimizes squared error; use likelihood=gaussian"
+
     def check(self, likelihood: Any, regularizers: list[Any], data: Any) -> None:
-        if not likelihood.squared_error:
-            raise UserError("model=sparse_coding minimizes squared error; use likelihood=gaussian")
+        super().check(likelihood, regularizers, data)
         if regularizers:
             names = ",".join(r.name for r in regularizers)
             raise UserError(
@@ -229,11 +231,11 @@ class SparseCoding(Autoencoder):
 
 @MODELS.register("sparse_coding", settings=SETTINGS)
 def build_sparse_coding(
-    cfg: DictConfig, sample_shape: tuple[int, ...], num_params: int, bottleneck: Bottleneck
+    cfg: DictConfig, sample_shape: tuple[int, ...], outputs_per_dim: int, bottleneck: Bottleneck
 ) -> SparseCoding:
     if bottleneck.variational:
         raise UserError("model=sparse_coding infers its codes by ISTA and cannot be a VAE; drop vae from regularizer")
-    if num_params != 1:
+    if outputs_per_dim != 1:
         raise UserError("model=sparse_coding reconstructs with squared error; use likelihood=gaussian")
     return SparseCoding(
         tuple(sample_shape), cfg.latent_dim, float(cfg["lambda"]), cfg.iterations, cfg.inference,

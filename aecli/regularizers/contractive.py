@@ -30,5 +30,5 @@ class Contractive(Regularizer):
 
 REGULARIZERS.register("contractive", settings={
     "weight": Float(min=0),
-    "projections": Int(min=1, nullable=True, requirement="be a positive integer (random projections) or null (exact)"),
+    "projections": Int(min=1, nullable=True, requirement="be a positive integer (random projections) or null (exact)", old=None),
 })(Contractive)

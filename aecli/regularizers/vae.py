@@ -34,8 +34,8 @@ from aecli.regularizers.base import Regularizer
 SETTINGS = {
     "beta": Float(min=0, min_open=True, requirement="be a number > 0 (beta = 1 is the plain VAE)"),
     "warmup_epochs": Int(min=0),
-    "prior": Choice("normal", "mixture"),
-    "prior_components": Int(min=1),
+    "prior": Choice("normal", "mixture", old="normal"),
+    "prior_components": Int(min=1, old=10),
 }
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active when Cov_x(E_q[z]) > 0.01

@@ -1,7 +1,8 @@
 """Latent plots of a split's codes: t-SNE, PCA or the code itself, coloured by class or factor.
 
-One place for the end of `aecli train` and for `aecli visualize-latents`: encode, embed in
-2-D, draw, save the PNG, add the figure (and the embedding projector's files) to TensorBoard.
+One place for the end of `aecli train` (`latent_plot`) and for `aecli visualize-latents`:
+encode, embed in 2-D, draw, save the PNG, add the figure (and the embedding projector's files,
+aecli.report.projector) to TensorBoard.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aecli.engine.steps import encode_split
 from aecli.errors import UserError
 from aecli.models import Autoencoder
 from aecli.report.figures import plt, to_unit_range
+from aecli.report.projector import add_projector_embedding, embedding_metadata
 from aecli.runs.store import atomic_write
 
 # tsne.backend=auto: openTSNE (when installed) from this many points on, where it was measured
@@ -188,16 +190,6 @@ def latent_figure(embedding: LatentEmbedding, split: Split, data: Dataset) -> pl
     return fig
 
 
-def embedding_metadata(split: Split, index: np.ndarray, data: Dataset) -> tuple[list, list[str] | None]:
-    """Per-point labels for TensorBoard's projector: the class name, or the factor values."""
-    if split.labels is not None:
-        return [data.class_name(int(v)) for v in split.labels[index].tolist()], None
-    if split.factors is not None:
-        rows = [[f"{v:.4g}" for v in row] for row in split.factors[index].tolist()]
-        return rows, list(data.factor_names)
-    return [str(i) for i in index.tolist()], None
-
-
 def draw_latents(
     model: Autoencoder,
     data: Dataset,
@@ -229,39 +221,18 @@ def draw_latents(
     return embedding
 
 
-PROJECTOR_MIN_DIM = 3  # TensorBoard's projector needs 3 columns; fewer are padded with zeros
+MIN_TSNE_POINTS = 2  # a t-SNE of one code cannot be drawn (scikit-learn needs perplexity < points)
 
 
-def add_projector_embedding(
-    writer: Any, codes: np.ndarray, metadata: list, header: list[str] | None, thumbnails: Tensor | None, step: int
-) -> None:
-    """Write the projector embedding `test_codes` at `step`, replacing an earlier one at that step
-    and keeping the other entries of projector_config.pbtxt. Codes of fewer than 3 dimensions get
-    zero columns (the projector shows them flat, as they are).
-
-    SummaryWriter rewrites that file with only the embeddings it added itself, so a second
-    command on the same run would otherwise hide what train wrote; its buffer is seeded with
-    the entries already on disk.
-    """
-    import contextlib
-    import io
-
-    from google.protobuf import text_format
-    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
-
-    tag = "test_codes"
-    config_path = Path(writer.get_logdir()) / "projector_config.pbtxt"
-    if config_path.is_file() and not hasattr(writer, "_projector_config"):
-        on_disk = text_format.Parse(config_path.read_text(), ProjectorConfig())
-        kept = ProjectorConfig()
-        ours = f"{step:05d}/{tag}/"
-        kept.embeddings.extend(e for e in on_disk.embeddings if not e.tensor_path.startswith(ours))
-        writer._projector_config = kept
-    if codes.shape[1] < PROJECTOR_MIN_DIM:  # the projector draws a blank canvas for 1-D and 2-D points
-        codes = np.pad(codes, ((0, 0), (0, PROJECTOR_MIN_DIM - codes.shape[1])))
-    # torch prints a warning when the step's folder exists: here that is the point (a redraw).
-    with contextlib.redirect_stdout(io.StringIO()):
-        writer.add_embedding(
-            torch.from_numpy(codes), metadata=metadata, metadata_header=header,
-            label_img=thumbnails, tag=tag, global_step=step,
-        )
+def latent_plot(experiment: Any, writer: Any, folder: Path, step: int) -> LatentEmbedding | None:
+    """The end of `aecli train`: a t-SNE of the test codes (tsne.png) as `cfg.tsne` says, or for a
+    2-D code the code itself (latent.png: a t-SNE of 2-D points adds nothing); None when the test
+    split is too small for a t-SNE."""
+    model, data, tsne = experiment.model, experiment.data, experiment.cfg.tsne
+    method, png = ("scatter", "latent.png") if model.latent_dim == 2 else ("tsne", "tsne.png")
+    if method == "tsne" and len(data.test) < MIN_TSNE_POINTS:  # t-SNE needs a neighbourhood to place each point in
+        return None
+    return draw_latents(
+        model, data, method, tsne.num_points, float(tsne.perplexity), experiment.seed, folder / png, writer, step,
+        experiment.eval_batch_size, projector=tsne.embedding_projector, backend=tsne.backend, max_iter=tsne.max_iter,
+    )

@@ -10,27 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aecli.config import glossary
+from aecli.config.glossary import value_text
+from aecli.config.keys import shipped_settings
+
 Metrics = dict[str, Any]
 EXPERIMENT_DIR = Path(__file__).resolve().parents[2] / "configs" / "experiment"
 
-# How the page names a figure: metrics.json key -> (words, format).
-WORDS: dict[str, tuple[str, str]] = {
-    "probe_linear_acc": ("linear probe", "pct"),
-    "probe_knn_acc": ("kNN probe", "pct"),
-    "recon_sse": ("test squared error per image", ".3g"),
-    "pca_recon_sse": ("PCA with the same code size", ".3g"),
-    "pca_angle_deg": ("largest principal angle to PCA (deg)", ".2f"),
-    "code_sparsity": ("fraction of code entries below 0.1", ".2f"),
-    "jacobian_fro": ("mean squared Frobenius norm of the encoder Jacobian", ".3f"),
-    "active_units": ("latents active", "g"),
-    "kl": ("KL (nats)", ".2f"),
-    "mig": ("MIG", ".2f"),
-    "test_loss": ("test loss (negative ELBO, nats per image)", ".2f"),
-    "nll_iw": ("importance-weighted NLL (nats)", ".2f"),
-    "ppca_nll": ("PPCA NLL (nats)", ".2f"),
-    "elbo": ("ELBO (nats)", ".2f"),
-    "factors": ("the weakest factor's |Spearman r| on its own latent", ".2f"),
-}
+
+def page_words(name: str) -> str:
+    """A figure in a few words (aecli.config.glossary), its settings as the experiments' own
+    `aecli evaluate` ran with them: the shipped evaluate.yaml, which evaluate_after uses."""
+    return glossary.words(name, glossary.settings_context(shipped_settings("evaluate")))
 _TARGET = re.compile(r"^\s*(\w+)\s*(>=|<=|==)\s*(?:(\w+)\s*([+-])\s*)?([-+0-9.eE]+)\s*$")
 
 
@@ -64,10 +55,10 @@ class Target:
         return {">=": value >= bound, "<=": value <= bound, "==": value == bound}[self.op]
 
     def words(self) -> str:
-        spec = WORDS.get(self.figure, (self.figure, ".4g"))[1]
+        spec = glossary.fmt(self.figure)
         number = value_text(abs(self.value), spec) if self.relative_to else value_text(self.value, spec)
         right = f"{self.relative_to} {'-' if self.value < 0 else '+'} {number}" if self.relative_to else number
-        return f"{WORDS.get(self.figure, (self.figure,))[0]} {self.op.replace('>=', '≥').replace('<=', '≤')} {right}"
+        return f"{page_words(self.figure)} {self.op.replace('>=', '≥').replace('<=', '≤')} {right}"
 
 
 @dataclass
@@ -141,7 +132,7 @@ def describe(entry: Entry, runs: list[Metrics], done: dict[str, list[Metrics]]) 
         if key == "factor_corr":
             parts.append(_factors(runs, entry.factors))
             continue
-        words, spec = WORDS.get(key, (key, ".4g"))
+        words, spec = page_words(key), glossary.fmt(key)
         text = f"{words} {_spread([float(run[key]) for run in runs], spec)}"
         if baseline is not None:
             others = [float(run[key]) for run in baseline if key in run]
@@ -159,10 +150,6 @@ def _spread(values: list[float], spec: str) -> str:
     if spec == "pct":
         return f"{100 * mean:.1f} ± {100 * sd:.1f} %"
     return f"{format(mean, spec)} ± {format(sd, spec if not spec.endswith('g') else '.2g')}"
-
-
-def value_text(value: Any, spec: str) -> str:
-    return f"{100 * value:.1f} %" if spec == "pct" else format(value, spec)
 
 
 def _factors(runs: list[Metrics], names: list[str]) -> str:

@@ -9,7 +9,8 @@ import statistics
 from datetime import datetime
 from pathlib import Path
 
-from aecli.results.entries import WORDS, Entry, Metrics, value_text, describe, figure
+from aecli.config import glossary
+from aecli.results.entries import Entry, Metrics, describe, figure
 from aecli.results.runner import Outcome
 
 Key = tuple[str, int]  # (experiment, seed)
@@ -104,7 +105,7 @@ def verdict(entry: Entry, completed: dict[int, Outcome], seeds: list[int], done:
     misses = []
     for target in entry.targets:
         bound = target.bound(done)
-        spec = WORDS.get(target.figure, (target.figure, ".4g"))[1]
+        spec = glossary.fmt(target.figure)
         for seed, outcome in completed.items():
             try:
                 value = figure(entry, outcome.metrics, target.figure)
@@ -112,7 +113,7 @@ def verdict(entry: Entry, completed: dict[int, Outcome], seeds: list[int], done:
                 misses.append(f"seed {seed}: no {target.figure}")
                 continue
             if bound is None or not target.holds(value, bound):
-                misses.append(f"seed {seed}: {target.figure} {value_text(value, spec)}")
+                misses.append(f"seed {seed}: {target.figure} {glossary.value_text(value, spec)}")
     if misses:
         return "**missed**: " + ", ".join(misses)
     if len(completed) < len(seeds):

@@ -63,7 +63,8 @@ class RunDirGuard(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if config.get("resume") is not None:
-            print(f"aecli {config.hydra.job.name}: error: resume continues one run; drop -m", file=sys.stderr)
+            print(f"aecli {config.hydra.job.name}: error: resume continues one run in its own folder; drop -m "
+                  f"(a sweep starts new runs)", file=sys.stderr)
             sys.exit(2)
 
 

@@ -1,7 +1,9 @@
 """Default run folder names that say what ran, so TensorBoard's run list reads as experiments:
 `outputs/<date>/<time>_<dataset>-<model>[-<regularizers>]` for a run and
 `outputs/multirun/<date>/<time>/<job_num>_<what the job overrides>` for a sweep's job
-(configs/train.yaml, hydra.run.dir and hydra.sweep.subdir, through the resolvers below)."""
+(configs/train.yaml, hydra.run.dir and hydra.sweep.subdir, through the resolvers below).
+`resume=RUN_DIR` runs in RUN_DIR itself, where Hydra must not replace the run's saved config
+files: hydra.run.dir becomes RUN_DIR and hydra.output_subdir null (`in_run_folder`, `new_run_only`)."""
 
 from __future__ import annotations
 
@@ -39,7 +41,17 @@ def _option_name(node: Any) -> str:
     return str(name)
 
 
+def in_run_folder(resume: Any, new_folder: str) -> str:
+    """A run's folder: the resumed run's own (`resume`), else `new_folder`."""
+    return new_folder if resume is None else str(resume)
+
+
+def new_run_only(resume: Any, value: Any) -> Any:
+    """`value` for a new run, null for a resumed one."""
+    return value if resume is None else None
+
+
 def register_resolvers() -> None:
-    """Make `${aecli.run_name:}` and `${aecli.job_name:...}` known to OmegaConf (before Hydra composes)."""
-    OmegaConf.register_new_resolver("aecli.run_name", run_name, replace=True)
-    OmegaConf.register_new_resolver("aecli.job_name", job_name, replace=True)
+    """Make the resolvers above known to OmegaConf as `${aecli.NAME:...}` (before Hydra composes)."""
+    for resolver in (run_name, job_name, in_run_folder, new_run_only):
+        OmegaConf.register_new_resolver(f"aecli.{resolver.__name__}", resolver, replace=True)

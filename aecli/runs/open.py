@@ -39,10 +39,19 @@ def writing_into_run(run: str | Path, command: str) -> Iterator[None]:
 
 
 def command_overrides(cfg: DictConfig, own_keys: set[str]) -> dict[str, Any]:
-    """The part of a command's config that is meant for the run's config: every top-level key
-    the command does not own, with null leaves (the command's "keep the run's own value") dropped."""
+    """The part of a command's config that is meant for the run's config: every top-level key the
+    command does not own. The run settings its YAML holds at null (keys.RUN_SETTINGS) keep the
+    run's own value; any other key applies as given, null included (+dataset.train_size=null)."""
     container = OmegaConf.to_container(cfg, resolve=True)
-    return _drop_nulls({key: value for key, value in container.items() if key not in own_keys and key != "hydra"})
+    overrides = {key: value for key, value in container.items() if key not in own_keys and key != "hydra"}
+    for key in keys.RUN_SETTINGS:  # each GROUP.KEY
+        group, leaf = key.split(".")
+        node = overrides.get(group)
+        if isinstance(node, dict) and leaf in node and node[leaf] is None:
+            del node[leaf]
+            if not node:
+                del overrides[group]
+    return overrides
 
 
 def locate_run(run: str | Path, checkpoint: str, overrides: dict[str, Any] | None = None) -> tuple[Path, DictConfig, Path]:
@@ -87,7 +96,7 @@ def _apply_overrides(cfg: DictConfig, overrides: dict[str, Any], config_path: Pa
 
 def check_same_model(payload: dict[str, Any], cfg: DictConfig, checkpoint_path: Path) -> None:
     """The checkpoint must come from this run's architecture and likelihood."""
-    from aecli.config.migrate import migrate
+    from aecli.runs.config import migrate
 
     saved = payload.get("config")
     if not isinstance(saved, dict):
@@ -101,9 +110,3 @@ def check_same_model(payload: dict[str, Any], cfg: DictConfig, checkpoint_path: 
                 f"restore the run's .hydra/config.yaml (and give no {key}.* overrides)"
             )
 
-
-def _drop_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        kept = {key: _drop_nulls(item) for key, item in value.items() if item is not None}
-        return {key: item for key, item in kept.items() if item != {}}
-    return value

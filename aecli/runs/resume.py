@@ -1,7 +1,7 @@
 """Resume a run: its own config with the few overrides allowed, and its last.pt.
 
 last.pt holds, beside the weights and the optimizer, where training stands
-(`engine.loop.FitResult`) and the state of every random generator (`engine.rng`).
+(`engine.state.TrainState`) and the state of every random generator (`engine.rng`).
 """
 
 from __future__ import annotations
@@ -93,3 +93,15 @@ def load_resume_checkpoint(run_dir: Path, cfg: DictConfig, device: torch.device)
             )
         raise UserError(f"the run already finished its {done} epochs; {longer}")
     return payload
+
+
+def after_write_failure(run_dir: Path) -> str:
+    """What to do after a failed write in a train run's folder: continue the run, or (when it
+    completed) redraw what is missing."""
+    try:
+        completed = read_metrics(run_dir).get("status") == "completed"
+    except UserError:
+        completed = False
+    if completed:
+        return f"the run itself completed (metrics.json); free space, then redraw its plots with aecli visualize-latents run={run_dir}"
+    return f"free space, then continue with aecli train resume={run_dir}"

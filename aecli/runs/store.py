@@ -18,6 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from aecli.errors import UserError
 from aecli.runs.write_failures import write_failure_cause
 
+# What a diverged run records in metrics.json; a later successful train or resume drops them.
+FAILURE_KEYS = ("failure", "failure_epoch", "failure_step", "failure_term")
+
 
 def atomic_write(path: str | os.PathLike, write: Any) -> None:
     """Call `write(handle)` on a temporary file beside `path`, then rename it into place."""
@@ -70,9 +73,9 @@ def _umask() -> int:
 
 
 def read_run_config(config_path: Path, fix: str) -> DictConfig:
-    """A run's saved .hydra/config.yaml (read with aecli.runs.safe_yaml's limits), migrated to this version of aecli (aecli.config.migrate);
+    """A run's saved .hydra/config.yaml (read with aecli.runs.safe_yaml's limits), migrated to this version of aecli (aecli.runs.config);
     a UserError ending in `fix` when it is damaged or foreign."""
-    from aecli.config.migrate import migrate
+    from aecli.runs.config import migrate
     from aecli.runs.safe_yaml import read_yaml_config
 
     # Untrusted like a foreign checkpoint: no anchors, aliases or interpolations, bounded size.

@@ -30,8 +30,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from aecli.config.glossary import format_number
 from aecli.errors import UserError
-from aecli.evaluation.metrics import format_number
 from aecli.runs.safe_yaml import read_yaml_list
 from aecli.runs.store import atomic_write, merge_metrics, read_metrics
 

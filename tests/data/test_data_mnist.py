@@ -201,7 +201,7 @@ def test_excluding_classes_of_unlabelled_data_is_refused():
 
 
 def test_an_old_mnist_run_config_gets_no_excluded_classes():
-    from aecli.config.migrate import migrate
+    from aecli.runs.config import migrate
 
     old = OmegaConf.create({"dataset": {"name": "mnist", "val_size": 10}, "model": {"name": "linear"}})
     assert migrate(old).dataset.exclude_classes == [] and "exclude_classes" not in migrate(OmegaConf.create({"dataset": {"name": "lines"}})).dataset

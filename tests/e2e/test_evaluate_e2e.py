@@ -11,7 +11,7 @@ import torch
 from omegaconf import OmegaConf
 
 from aecli.errors import UserError
-from aecli.evaluation.scores import evaluate_run
+from aecli.evaluation.scores import evaluate_experiment
 from aecli.api import load_run
 from conftest import REPO, TINY, run_cli
 from conftest import events
@@ -68,7 +68,7 @@ def test_evaluate_lines_writes_factor_metrics_table_and_tensorboard_and_repeats_
     # Deterministic: reopening the run and scoring it again gives the very same numbers.
     settings = OmegaConf.load(REPO / "configs" / "evaluate.yaml")
     for _ in range(2):
-        again = evaluate_run(load_run(run_dir, "best"), settings).metrics
+        again = evaluate_experiment(load_run(run_dir, "best").experiment, settings).metrics
         assert json.loads(json.dumps(again)) == new
 
 
@@ -91,7 +91,7 @@ def test_evaluate_vae_run_adds_its_bounds_and_repeats_exactly(trained_run, tmp_p
     assert new["nll_iw"] <= -new["elbo"] + 1e-3 * abs(new["elbo"]) and new["kl"] >= 0  # the IW bound is the tighter one
     assert "K = 5" in out
     settings = OmegaConf.merge(OmegaConf.load(REPO / "configs" / "evaluate.yaml"), {"nll_iw_samples": 5})
-    assert json.loads(json.dumps(evaluate_run(load_run(run_dir, "best"), settings).metrics)) == new
+    assert json.loads(json.dumps(evaluate_experiment(load_run(run_dir, "best").experiment, settings).metrics)) == new
 
 
 def test_evaluate_mnist_subset_adds_probes_and_honours_data_root(mnist_root, trained_run, tmp_path):

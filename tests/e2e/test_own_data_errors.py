@@ -83,8 +83,8 @@ CASES = [case_missing_path, case_no_path, case_empty_folder, case_unreadable_ima
 def test_bad_input_is_a_one_line_user_error(tmp_path, case):
     from hydra import compose, initialize_config_module
 
-    from aecli.config.validate import validate_train_config
-    from aecli.engine.build import build_experiment
+    from aecli.runs.config import check_train_config as validate_train_config
+    from aecli.engine.experiment import build_experiment
 
     overrides, expected = case(tmp_path)
     with initialize_config_module("aecli.configs", version_base="1.3"):

@@ -11,8 +11,8 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from aecli.config.keys import option_defaults
-from aecli.config.validate import validate_train_config
-from aecli.engine.build import build_experiment
+from aecli.runs.config import check_train_config as validate_train_config
+from aecli.engine.experiment import build_experiment
 from aecli.engine.steps import loss_terms
 from aecli.errors import UserError
 from conftest import write_fake_mnist

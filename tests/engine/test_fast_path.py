@@ -112,7 +112,7 @@ def test_auto_tsne_backend_takes_opentsne_only_for_many_points_and_only_when_ins
 
 
 def test_runs_written_before_the_auto_tsne_backend_keep_scikit_learn():
-    from aecli.config.migrate import migrate
+    from aecli.runs.config import migrate
 
     old = migrate(OmegaConf.create({"tsne": {"enabled": True}}))
     assert old.tsne.backend == "sklearn"

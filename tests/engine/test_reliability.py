@@ -14,11 +14,12 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 
-from aecli.engine.build import build_experiment
+from aecli.engine.experiment import build_experiment
 from aecli.runs.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from aecli.errors import TrainingDiverged, TrainingStopped, UserError
 from aecli.engine.guards import GracefulStop
 from aecli.engine.loop import fit
+from aecli.engine.state import TrainState
 
 # 200 lines -> 160 training samples -> 5 batches of 32 per epoch; denoising makes every
 # step draw random numbers, so resuming must restore the generators to match.
@@ -47,8 +48,10 @@ def experiment(*overrides):
 
 
 def train(cfg, exp, run_dir, resume=None):
+    if resume is not None:  # what `aecli train resume=` does with last.pt: the optimizer, then the position
+        exp.restore(resume, "last.pt", optimizer=True)
     with GracefulStop() as stop:
-        return fit(exp.model, exp.likelihood, exp.regularizers, exp.data, cfg, run_dir, Scalars(), resume=resume, stop=stop)
+        return fit(exp, run_dir, Scalars(), stop, None if resume is None else TrainState.resume(resume["train_state"]))
 
 
 def at_batch(exp, number, action):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from aecli.config.migrate import migrate
+from aecli.runs.config import migrate
 from aecli.engine.schedule import Schedule, early_stop_reason
 from conftest import events, run_cli, train_in_process
 

@@ -80,7 +80,7 @@ def test_bad_pretrain_settings(trainer, message):
 
 
 def test_a_config_saved_before_the_keys_existed_reads_as_no_pretraining():
-    from aecli.config.migrate import migrate
+    from aecli.runs.config import migrate
 
     migrated = migrate(OmegaConf.create({"trainer": {"epochs": 3}}))
     assert migrated.trainer.pretrain == "none" and migrated.trainer.finetune_epochs == 0
@@ -151,33 +151,33 @@ def test_pretraining_only_unrolls_each_stages_best_weights_into_the_run(trained_
 def test_a_vae_cannot_be_stacked():
     from hydra import compose, initialize_config_module
 
-    from aecli.engine.build import build_experiment
+    from aecli.engine.experiment import build_experiment
     from aecli.engine.stacked import check_layerwise
 
     with initialize_config_module("aecli.configs", version_base="1.3"):
         cfg = compose("train", [*STACKED, "regularizer=vae"])
     experiment = build_experiment(cfg, torch.device("cpu"))
     with pytest.raises(UserError, match="trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer"):
-        check_layerwise(experiment.model, experiment.likelihood, experiment.regularizers, experiment.data, cfg)
+        check_layerwise(experiment)
 
 
 def test_a_layer_specific_penalty_must_apply_to_each_stages_own_units():
     from hydra import compose, initialize_config_module
 
-    from aecli.engine.build import build_experiment
+    from aecli.engine.experiment import build_experiment
     from aecli.engine.stacked import check_layerwise
 
     with initialize_config_module("aecli.configs", version_base="1.3"):
         cfg = compose("train", [*STACKED, "regularizer=sparse_l1", "regularizer.sparse_l1.layer=1"])
     experiment = build_experiment(cfg, torch.device("cpu"))
     with pytest.raises(UserError, match="set regularizer.sparse_l1.layer=code"):
-        check_layerwise(experiment.model, experiment.likelihood, experiment.regularizers, experiment.data, cfg)
+        check_layerwise(experiment)
 
 
 def test_a_diverging_stage_names_itself_and_advises_a_fresh_start(tmp_path):
     from hydra import compose, initialize_config_module
 
-    from aecli.engine.build import build_experiment
+    from aecli.engine.experiment import build_experiment
     from aecli.errors import TrainingDiverged
     from aecli.engine.stacked import fit_layerwise
 
@@ -193,5 +193,5 @@ def test_a_diverging_stage_names_itself_and_advises_a_fresh_start(tmp_path):
     torch.manual_seed(0)
     experiment = build_experiment(cfg, torch.device("cpu"))
     with pytest.raises(TrainingDiverged, match=r"^pretraining layer1: training diverged: .*; start the run again with a lower trainer.lr") as caught:
-        fit_layerwise(experiment, cfg, tmp_path, Writer())
+        fit_layerwise(experiment, tmp_path, Writer())
     assert "resume" not in str(caught.value)

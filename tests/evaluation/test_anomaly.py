@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aecli.evaluation.anomaly import anomaly_auroc, interpolate_codes, roc_curve_points, slerp_codes
+from aecli.evaluation.anomaly import anomaly_auroc, roc_curve_points
+from aecli.report.interpolations import interpolate_codes, slerp_codes
 
 
 def pair_count_auroc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:

@@ -16,9 +16,9 @@ from aecli.models.mlp import MLPAutoencoder
 from aecli.runs.open import command_overrides
 
 
-def linear_model(tied: bool = False, num_params: int = 1) -> MLPAutoencoder:
+def linear_model(tied: bool = False, outputs_per_dim: int = 1) -> MLPAutoencoder:
     torch.manual_seed(0)
-    return MLPAutoencoder((6,), [], 2, activation_name=None, tied_weights=tied, num_params=num_params)
+    return MLPAutoencoder((6,), [], 2, activation_name=None, tied_weights=tied, outputs_per_dim=outputs_per_dim)
 
 
 @pytest.mark.parametrize("tied", [False, True])
@@ -29,7 +29,7 @@ def test_decoder_basis_is_the_linear_decoders_weight(tied):
 
 
 def test_decoder_basis_takes_the_mean_block_of_several_outputs_per_dimension():
-    model = linear_model(num_params=2)
+    model = linear_model(outputs_per_dim=2)
     weight = model.decoder[0].weight.detach().double().numpy()  # (2 * 6, 2): the mean's rows first
     assert decoder_basis(model) == pytest.approx(weight[:6], abs=1e-7)
 

@@ -48,9 +48,9 @@ def _data(values):
 
 
 def test_bernoulli_rejects_data_outside_unit_interval():
-    likelihood("bernoulli").check_data(_data([[0.0, 1.0]]))
+    likelihood("bernoulli").check(_data([[0.0, 1.0]]))
     with pytest.raises(UserError, match="needs data in \\[0, 1\\]"):
-        likelihood("bernoulli").check_data(_data([[-0.5, 1.0]]))
+        likelihood("bernoulli").check(_data([[-0.5, 1.0]]))
 
 
 def test_bad_sigma_and_unknown_likelihood_are_user_errors():
@@ -71,7 +71,7 @@ def test_gaussian_learned_nll_matches_torch_distributions():
     torch.manual_seed(0)
     output, x = torch.randn(4, 2, 1, 5, 5) * 2, torch.randn(4, 1, 5, 5)
     model = gaussian_learned()
-    assert model.num_params == 2
+    assert model.outputs_per_dim == 2
     logvar = -6.0 + torch.nn.functional.softplus(output[:, 1] + 6.0)
     expected = -Normal(output[:, 0], (0.5 * logvar).exp()).log_prob(x).flatten(1).sum(1)
     assert torch.allclose(model.nll(output, x), expected, rtol=1e-5, atol=1e-4)

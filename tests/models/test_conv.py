@@ -8,7 +8,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from aecli.config.migrate import migrate
+from aecli.runs.config import migrate
 from aecli.errors import UserError
 from aecli.models import build_model
 from aecli.models.bottleneck import GaussianBottleneck

@@ -28,14 +28,14 @@ def model_cfg(name: str, **overrides):
         ("conv", (3, 32, 32), {"channels": [8, 16, 32], "latent_dim": 4, "kernel_size": 5}),
     ],
 )
-@pytest.mark.parametrize("num_params", [1, 2])
-def test_encode_decode_shapes(name, shape, overrides, num_params):
-    model = build_model(model_cfg(name, **overrides), shape, num_params)
+@pytest.mark.parametrize("outputs_per_dim", [1, 2])
+def test_encode_decode_shapes(name, shape, overrides, outputs_per_dim):
+    model = build_model(model_cfg(name, **overrides), shape, outputs_per_dim)
     x = torch.rand(5, *shape)
     forward = model(x)
     code, output = forward.code, forward.output
     assert code.shape == (5, overrides["latent_dim"])
-    assert output.shape == ((5, *shape) if num_params == 1 else (5, num_params, *shape))
+    assert output.shape == ((5, *shape) if outputs_per_dim == 1 else (5, outputs_per_dim, *shape))
     assert torch.equal(model.decode(model.encode(x)), output)
 
 
@@ -85,7 +85,7 @@ def test_tied_linear_decoder_weight_is_encoder_transpose():
 
 def test_tied_weights_with_two_outputs_per_dimension_is_a_user_error():
     with pytest.raises(UserError, match="tied_weights"):
-        build_model(model_cfg("mlp", tied_weights=True), (50,), num_params=2)
+        build_model(model_cfg("mlp", tied_weights=True), (50,), outputs_per_dim=2)
 
 
 @pytest.mark.parametrize(
@@ -120,10 +120,10 @@ def test_input_gain_decoder_rescales_the_input(name, shape):
 
 def test_input_gain_needs_one_output_per_dimension():
     with pytest.raises(UserError, match="input_gain"):
-        build_model(model_cfg("mlp", input_gain=True), (12,), num_params=2)
+        build_model(model_cfg("mlp", input_gain=True), (12,), outputs_per_dim=2)
 
 
-# Learned filters: the first layer's weights as pictures (drawn by aecli.report.downstream).
+# Learned filters: the first layer's weights as pictures (drawn by aecli.report.filters).
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,8 @@ def test_filters_are_the_first_layers_weights_in_picture_shape(name, overrides, 
 
 def test_filters_picture_lays_conv_kernels_out_in_rows_and_curves_for_signals(tmp_path):
     from aecli.data import Dataset, Split
-    from aecli.report.downstream import filters_picture, write_picture
+    from aecli.report.filters import filters_picture
+    from aecli.report.pictures import write_picture
     from aecli.report.figures import plt
 
     images = Dataset("toy", *(Split(torch.rand(4, 3, 8, 8)) for _ in range(3)), kind="image")

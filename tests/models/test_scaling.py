@@ -9,7 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from aecli.config.migrate import migrate
+from aecli.runs.config import migrate
 from aecli.models import build_model
 from aecli.models.scaling import InputScaling
 from conftest import model_cfg, train_in_process
@@ -26,10 +26,10 @@ def test_scaling_holds_the_training_mean_and_one_overall_scale():
     assert constant.scale.item() == 1.0  # constant data: nothing to divide by
 
 
-@pytest.mark.parametrize("num_params", [1, 2])
-def test_normalized_linear_model_is_still_affine_and_its_decoder_undoes_the_centring(num_params):
+@pytest.mark.parametrize("outputs_per_dim", [1, 2])
+def test_normalized_linear_model_is_still_affine_and_its_decoder_undoes_the_centring(outputs_per_dim):
     torch.manual_seed(0)
-    model = build_model(model_cfg("linear", latent_dim=2), (6,), num_params)
+    model = build_model(model_cfg("linear", latent_dim=2), (6,), outputs_per_dim)
     train = torch.randn(100, 6) * 3 + 10
     model.fit_input(train)
     x, y = torch.randn(4, 6), torch.randn(4, 6)
@@ -40,9 +40,9 @@ def test_normalized_linear_model_is_still_affine_and_its_decoder_undoes_the_cent
         decoder_linear.weight.zero_()
         decoder_linear.bias.zero_()
     output = model(x).output
-    mean_block = output if num_params == 1 else output[:, 0]
+    mean_block = output if outputs_per_dim == 1 else output[:, 0]
     assert torch.allclose(mean_block, train.mean(0).expand(4, 6), atol=1e-5)
-    if num_params == 2:  # a learned log-variance is left as the decoder gives it
+    if outputs_per_dim == 2:  # a learned log-variance is left as the decoder gives it
         assert torch.equal(output[:, 1], torch.zeros(4, 6))
 
 
@@ -66,7 +66,7 @@ def _trained_at_the_defaults(dataset: str) -> float:
     training loop's own steps without its validation, checkpoints and logs."""
     from hydra import compose, initialize_config_module
 
-    from aecli.engine.build import build_experiment
+    from aecli.engine.experiment import build_experiment
     from aecli.engine.optim import build_optimizer, make_step_loss
     from aecli.engine.schedule import Schedule
     from aecli.evaluation import metrics
@@ -119,7 +119,7 @@ def test_the_linear_model_starts_as_a_projection_onto_a_random_subspace():
     torch.manual_seed(0)
     plain = build_model(model_cfg("linear", latent_dim=3, init="default"), (10,))
     assert not torch.equal(plain.decoder[0].weight, plain.encoder[2].weight.T)
-    vae = build_model(model_cfg("linear", latent_dim=3), (10,), num_params=2)  # two outputs per dimension
+    vae = build_model(model_cfg("linear", latent_dim=3), (10,), outputs_per_dim=2)  # two outputs per dimension
     assert (vae.decoder[0].weight.shape, bool(vae.decoder[0].bias.any())) == ((20, 3), True)  # its own init
 
 

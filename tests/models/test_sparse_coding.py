@@ -202,7 +202,7 @@ def test_combinations_that_cannot_work_are_refused_before_training(overrides, me
     """Through build_experiment, the one place train and evaluate check a run's parts."""
     from hydra import compose, initialize_config_module
 
-    from aecli.engine.build import build_experiment
+    from aecli.engine.experiment import build_experiment
 
     with initialize_config_module("aecli.configs", version_base="1.3"):
         cfg = compose("train", ["model=sparse_coding", "dataset.num_samples=100", *overrides])

@@ -242,7 +242,7 @@ def test_linear_autoencoder_finds_the_pca_subspace(tmp_path):
 
 
 def _load_run(run_dir):
-    from aecli.engine.build import build_experiment
+    from aecli.engine.experiment import build_experiment
 
     config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     experiment = build_experiment(config, torch.device("cpu"))
@@ -252,7 +252,7 @@ def _load_run(run_dir):
 
 
 def test_runs_saved_before_projections_existed_keep_the_exact_norm():
-    from aecli.config.migrate import migrate
+    from aecli.runs.config import migrate
 
     old = migrate(OmegaConf.create({"regularizer": {"contractive": {"weight": 0.1}, "l2": {"weight": 1.0}}}))
     assert old.regularizer.contractive.projections is None and "projections" not in old.regularizer.l2

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
-from aecli.config.migrate import migrate
+from aecli.runs.config import migrate
 from aecli.data import Split
 from aecli.engine.steps import loss_terms
 from aecli.errors import UserError

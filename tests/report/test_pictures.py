@@ -8,7 +8,7 @@ from PIL import Image
 
 from aecli.report.figures import grid_figure, image_grid
 from aecli.report.latents import add_projector_embedding, embed_codes, latent_figure
-from aecli.report.tensorboard import PictureFiles
+from aecli.report.pictures import PictureFiles
 
 
 def test_a_picture_file_is_titled_upscaled_and_written_whole(tmp_path):

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from aecli import cli
 from aecli.errors import UserError
 from aecli.config.keys import TRAIN
 from aecli.config.schema import check_values
@@ -119,13 +118,21 @@ def test_submitit_local_launcher_runs_a_job(tmp_path):
     assert [row["status"] for row in summary_rows(sweep)] == ["completed"]
 
 
-def test_missing_plugin_is_one_line(monkeypatch):
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert cli._missing_plugin(["-m", "hydra/launcher=joblib"]) == (
+def test_missing_plugin_is_one_line():
+    """Hydra finds no launcher or sweeper option where its plugin is not installed (+search=optuna
+    asks for hydra/sweeper=optuna): the line names the package to install."""
+    from hydra.errors import MissingConfigException
+
+    from aecli.commands.hydra_errors import hydra_error_line
+
+    def missing(name):
+        return MissingConfigException(f"Could not find '{name}'", missing_cfg_file=name, options=["basic"])
+
+    assert hydra_error_line(missing("hydra/launcher/joblib"), "train") == (
         "hydra/launcher=joblib needs the hydra-joblib-launcher plugin; install the sweep extras: pip install 'aecli[sweeps]'"
     )
-    assert "hydra-optuna-sweeper" in cli._missing_plugin(["-m", "+search=optuna"])
-    assert cli._missing_plugin(["-m", "model.latent_dim=2,3"]) is None
+    assert "hydra-optuna-sweeper" in hydra_error_line(missing("hydra/sweeper/optuna"), "train")
+    assert hydra_error_line(missing("hydra/launcher/jobslib"), "train") == "unknown hydra/launcher 'jobslib'; choose one of basic"
 
 
 def fake_job(sweep: Path, name: str, overrides: list[str], values: dict | None) -> Path:

@@ -1,6 +1,7 @@
-"""Check a whole command config before any work: core keys, the chosen options' keys, and
-no NaN or infinity anywhere. One entry per command; the declarations live in keys.py and
-with each option's registration."""
+"""What the command line composed, as Hydra parsed it: the keys its overrides set, the group
+options it chose, each key's default with the same choices (for messages), and `+key` additions
+that would be ignored. Option values themselves are checked against their declarations by
+aecli.runs.config, the first layer that knows the family registries."""
 
 from __future__ import annotations
 
@@ -9,30 +10,20 @@ from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 
-from aecli.config import keys
-from aecli.config.schema import ABSENT, DefaultOf, Spec, check_values, nearest, refuse_non_finite
+from aecli.config.schema import ABSENT, DefaultOf, nearest
 from aecli.errors import UserError
 
 
-def validate_train_config(cfg: DictConfig, default_of: DefaultOf | None = None) -> None:
-    """Every value of a train config (composed, resumed or reloaded), checked against its declaration."""
-    from aecli.data import DATASETS
-    from aecli.likelihoods import LIKELIHOODS
-    from aecli.models import MODELS
-    from aecli.regularizers import REGULARIZERS
+def parsed_overrides(overrides: list[str]) -> list:
+    """`overrides` (key=value strings) as Hydra's own override parser reads them."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    check_values(cfg, keys.TRAIN, default_of=default_of)
-    for group, registry in (("dataset", DATASETS), ("model", MODELS), ("likelihood", LIKELIHOODS)):
-        registry.check(cfg[group], default_of)
-    for name, settings in (cfg.get("regularizer") or {}).items():
-        REGULARIZERS.check(settings, default_of, name=name)
-    refuse_non_finite(cfg)  # after the declared checks, which word their own range
+    return OverridesParser.create().parse_overrides(list(overrides))
 
 
-def validate_command_config(cfg: DictConfig, declarations: dict[str, Spec]) -> None:
-    """The settings of `aecli evaluate` / `aecli visualize-latents` (their own keys only)."""
-    check_values(cfg, declarations)
-    refuse_non_finite(cfg)
+def override_keys(overrides: list[str]) -> list[str]:
+    """The keys (or groups) `overrides` set, in order."""
+    return [o.key_or_group for o in parsed_overrides(overrides)]
 
 
 @lru_cache(maxsize=4)
@@ -62,9 +53,7 @@ def refuse_added_keys(task_overrides: list[str], groups: Callable[[str], bool], 
     """`+key=value` adds a key the config does not declare, which nothing would read: a typo
     (`+trainer.epoch=3`) that would train silently with the key ignored. Refused with the nearest
     declared key, except under a user's own `_target_` option, whose keys aecli cannot know."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides(list(task_overrides))
+    parsed = parsed_overrides(task_overrides)
     added = [o for o in parsed if (o.is_add() or o.is_force_add()) and not groups(o.key_or_group)]
     if not added:
         return
@@ -89,7 +78,4 @@ def refuse_added_keys(task_overrides: list[str], groups: Callable[[str], bool], 
 
 def group_choices(task_overrides: list[str], groups: Callable[[str], bool]) -> list[str]:
     """The overrides of `task_overrides` that choose a group option (`model=conv`, `+experiment=x`)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides(list(task_overrides))
-    return [o.input_line for o in parsed if groups(o.key_or_group)]
+    return [o.input_line for o in parsed_overrides(task_overrides) if groups(o.key_or_group)]
