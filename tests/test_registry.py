@@ -34,6 +34,33 @@ def test_every_key_of_a_shipped_option_is_declared(registry, group):
         assert not undeclared, f"{path.name}: {sorted(undeclared)} have no declaration"
 
 
+def yaml_keys(node, prefix=""):
+    """The dotted keys of a config's leaves (a list is one leaf)."""
+    keys = set()
+    for key, value in node.items():
+        if isinstance(value, dict) and value:
+            keys |= yaml_keys(value, f"{prefix}{key}.")
+        else:
+            keys.add(f"{prefix}{key}")
+    return keys
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "encode", "visualize_latents", "finetune"])
+def test_every_key_of_a_commands_yaml_is_declared_and_every_declaration_has_its_yaml_line(command):
+    """One declaration per setting: a command's YAML gives each key its default and help line,
+    aecli.config.keys its check (and the key list a command owns, derived from it)."""
+    from aecli.config import keys
+
+    declared = {"train": keys.TRAIN, "evaluate": keys.EVALUATE, "encode": keys.ENCODE,
+                "visualize_latents": keys.VISUALIZE_LATENTS, "finetune": keys.FINETUNE}[command]
+    settings = OmegaConf.to_container(keys.shipped_settings(command))
+    groups = {"dataset", "model", "likelihood", "regularizer"} if command == "train" else set()
+    in_yaml = {key for key in yaml_keys(settings) if key.split(".")[0] not in groups}
+    run_settings = set() if command == "train" else {key for key in keys.RUN_SETTINGS if key in in_yaml}
+    assert in_yaml - run_settings == set(declared), f"configs/{command}.yaml and aecli/config/keys.py disagree"
+    assert all(settings[key.split(".")[0]][key.split(".")[1]] is None for key in run_settings)  # null: the run's own
+
+
 def test_an_unknown_option_names_the_choices():
     with pytest.raises(UserError, match="likelihood=laplace is not available; choose one of auto, bernoulli, gaussian"):
         LIKELIHOODS.build(OmegaConf.create({"name": "laplace"}))

@@ -120,3 +120,25 @@ def test_the_page_is_written_into_a_folder_that_does_not_exist_yet(tmp_path):
     write_page(page, [entry("mnist_ae")], {}, [0], "python -m aecli.results --out try/RESULTS.md",
                datetime.now(timezone.utc), ["0"])
     assert "| mnist_ae |" in page.read_text()
+
+
+def test_evaluates_table_and_the_page_word_a_figure_from_one_glossary_with_its_settings(monkeypatch):
+    """The threshold of code_sparsity is a setting: the page says the one the experiments' own
+    evaluate ran with (the shipped evaluate.yaml), evaluate's table the one it was given."""
+    from omegaconf import OmegaConf
+
+    from aecli.config import glossary
+    from aecli.results import entries
+
+    settings = OmegaConf.create({"probe": {"knn_k": 7, "draws": 3}, "mig_bins": 20, "sparsity_threshold": 0.25,
+                                 "nll_iw_samples": 50})
+    context = glossary.settings_context(settings) | {"dims": 784, "latent_dim": 10, "pca_components": 10}
+    assert glossary.meaning("code_sparsity", context) == "fraction of code entries with |value| < 0.25"
+    assert glossary.meaning("probe_knn_acc", context).startswith("7-nearest-neighbour vote")
+    assert glossary.meaning("probe_linear_acc_100_std", context) == "spread (std) of those 3 draws"
+    assert glossary.words("probe_linear_acc_1000", context) == "linear probe with 1000 labels"
+    assert glossary.meaning("not_a_metric", context) == "" and glossary.words("not_a_metric", context) == "not_a_metric"
+    shipped = OmegaConf.merge(entries.shipped_settings("evaluate"), {"sparsity_threshold": 0.05})
+    monkeypatch.setattr(entries, "shipped_settings", lambda command: shipped)
+    assert describe(entry("sparse_mnist"), [{"code_sparsity": 0.39, "recon_sse": 26.03}], {}).startswith(
+        "fraction of code entries below 0.05 0.39")

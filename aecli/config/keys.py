@@ -40,6 +40,7 @@ MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
 TRAIN: dict[str, Spec] = {
     "seed": Int(min=0, max=MAX_SEED, old=0),
+    "resume": Text(nullable=True, requirement="be a run directory written by aecli train (resume=RUN_DIR) or null", old=None),
     "evaluate_after": Bool(old=False),
     "objective.metric": Text(requirement="be a key of metrics.json such as val_loss", old="val_loss"),
     "objective.direction": Choice(*DIRECTIONS, message="{key} must be one of {choices}, got {value!r}", old="minimize"),

@@ -97,3 +97,27 @@ def test_gaussian_learned_variance_has_a_smooth_floor():
 def test_gaussian_learned_rejects_a_non_finite_floor():
     with pytest.raises(UserError, match="logvar_floor"):
         gaussian_learned(logvar_floor=float("nan"))
+
+
+def test_auto_is_a_choice_among_registered_options_made_by_capability():
+    """likelihood=auto stands for bernoulli then gaussian; each says whether it accepts the data
+    and the model (sparse coding is bound to squared error), and the choice itself is never built."""
+    from omegaconf import OmegaConf
+
+    from aecli.likelihoods import LIKELIHOODS
+    from aecli.models import build_model
+    from conftest import model_cfg
+
+    auto = OmegaConf.create({"name": "auto"})
+    assert [c.name for c in LIKELIHOODS.candidates(auto)] == ["bernoulli", "gaussian"]
+    gaussian = OmegaConf.create({"name": "gaussian", "sigma": 1.0})
+    assert LIKELIHOODS.candidates(gaussian) == [gaussian]
+    with pytest.raises(RuntimeError, match="choice"):
+        LIKELIHOODS.build(auto)
+    unit, signed = _data([[0.0, 1.0] * 15]), _data([[-0.5, 1.0] * 15])
+    mlp = build_model(model_cfg("mlp", hidden_dims=[4]), (30,), 1)
+    sparse = build_model(model_cfg("sparse_coding", latent_dim=4), (30,), 1)
+    assert likelihood("bernoulli").accepts(unit, mlp) and not likelihood("bernoulli").accepts(signed, mlp)
+    assert not likelihood("bernoulli").accepts(unit, sparse)
+    assert "model=sparse_coding minimizes squared error" in likelihood("bernoulli").refusal(unit, sparse)
+    assert likelihood("gaussian", sigma=1.0).accepts(signed, sparse)
