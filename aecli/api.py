@@ -127,11 +127,15 @@ class Run:
 
 
 def load_run(
-    run: str | Path, checkpoint: str = "best", overrides: dict[str, Any] | None = None, *, device: str | None = None
+    run: str | Path, checkpoint: str = "best", overrides: dict[str, Any] | None = None, *, device: str | None = None,
+    trust_code: bool = False,
 ) -> Run:
     """Rebuild the run at `run` from `.hydra/config.yaml` (plus `overrides`, e.g. a new
     data.root) and load `checkpoints/<checkpoint>.pt` (weights_only) into its model, on
-    `device` (auto, cpu, cuda, cuda:N, mps; None: the run's own trainer.device)."""
+    `device` (auto, cpu, cuda, cuda:N, mps; None: the run's own trainer.device).
+
+    A run folder is data: a config (or checkpoint) that names code to import (`_target_`, a
+    user's own class) is refused unless `trust_code=True` says you trust that folder."""
     from aecli.engine.device import resolve_device
     from aecli.engine.experiment import build_experiment
     from aecli.runs.checkpoint import load_checkpoint
@@ -140,12 +144,12 @@ def load_run(
 
     if device is not None:
         overrides = {**(overrides or {}), "trainer": {**(overrides or {}).get("trainer", {}), "device": str(device)}}
-    path, cfg, checkpoint_path = locate_run(run, checkpoint, overrides)
+    path, cfg, checkpoint_path = locate_run(run, checkpoint, overrides, trust_code)
 
     check_train_config(cfg)
     resolved = resolve_device(cfg.trainer.device)
     payload = load_checkpoint(checkpoint_path, map_location=resolved)
-    check_same_model(payload, cfg, checkpoint_path)
+    check_same_model(payload, cfg, checkpoint_path, trust_code)
 
     torch.manual_seed(cfg.seed)
     experiment = build_experiment(cfg, resolved)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -129,18 +128,18 @@ def _target(cfg: Any) -> str | None:
 
 
 def import_target(target: str, key: str) -> Callable[..., Any]:
-    """The object at the dotted path `target`; the current folder counts as on the path, as
-    with `python -m`, so a module beside the user's configs is found."""
+    """The object at the dotted path `target`, from Python's own path: an installed package, or a
+    folder on PYTHONPATH (aecli never adds the current folder: what is imported is the user's
+    choice of this invocation, never a file that happens to sit there)."""
     module_name, _, attribute = str(target).rpartition(".")
     if not module_name:
         raise UserError(f"{key}={target} must be a dotted path such as mypackage.mymodule.build_model")
-    if "" not in sys.path:
-        sys.path.append("")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise UserError(
-            f"{key}={target}: cannot import {module_name} ({error}); put its folder on PYTHONPATH or run aecli from it"
+            f"{key}={target}: cannot import {module_name} ({error}); install it as a package, or put its folder "
+            f"on PYTHONPATH (PYTHONPATH=. aecli ... from the folder that holds it)"
         ) from None
     if not hasattr(module, attribute):
         raise UserError(f"{key}={target}: {module_name} has no {attribute}")

@@ -20,7 +20,7 @@ FAMILIES = ("data", "models", "likelihoods", "regularizers")
 # on one layer (commands and results) import neither each other. aecli.configs is the shipped
 # config tree (configs/, YAML files): data, read through importlib.resources.
 LAYERS = (
-    ("errors", "configs"), ("config",), ("registry",),
+    ("errors", "configs", "private_apis"), ("config",), ("registry",),
     ("data",), ("models",), ("likelihoods",), ("regularizers",),
     ("runs",), ("engine",), ("evaluation",), ("report",), ("api",),
     ("commands", "results"), ("cli",), ("__init__", "__main__"),

@@ -87,8 +87,9 @@ class TinyAutoencoder(Autoencoder):
 '''
 
 
-def test_a_users_own_model_plugs_in_from_their_config_folder(tmp_path):
+def test_a_users_own_model_plugs_in_from_their_config_folder(tmp_path, monkeypatch):
     (tmp_path / "my_models.py").write_text(textwrap.dedent(USER_MODEL))
+    monkeypatch.syspath_prepend(str(tmp_path))  # PYTHONPATH=. (aecli itself adds no folder to the path)
     (tmp_path / "conf" / "model").mkdir(parents=True)
     (tmp_path / "conf" / "model" / "tiny.yaml").write_text("name: tiny\n_target_: my_models.TinyAutoencoder\nwidth: 16\nlatent_dim: 2\n")
     run_dir = tmp_path / "run"
@@ -99,7 +100,10 @@ def test_a_users_own_model_plugs_in_from_their_config_folder(tmp_path):
     assert "model=tiny" in result.stdout
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "completed" and metrics["num_parameters"] == 50 * 16 + 16 + 16 * 2 + 2 + 2 * 50 + 50
-    evaluated = run_cli("evaluate", f"run={run_dir}", cwd=tmp_path)  # the run reopens with the user's class
+    refused = run_cli("evaluate", f"run={run_dir}", cwd=tmp_path, check=False)  # a run folder is data ...
+    assert refused.returncode == 2 and "model._target_=my_models.TinyAutoencoder" in refused.stderr
+    assert "trust_code=true" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    evaluated = run_cli("evaluate", f"run={run_dir}", "trust_code=true", cwd=tmp_path)  # ... unless trusted
     assert "recon_sse" in evaluated.stdout
 
 

@@ -142,3 +142,47 @@ def test_evaluates_table_and_the_page_word_a_figure_from_one_glossary_with_its_s
     monkeypatch.setattr(entries, "shipped_settings", lambda command: shipped)
     assert describe(entry("sparse_mnist"), [{"code_sparsity": 0.39, "recon_sse": 26.03}], {}).startswith(
         "fraction of code entries below 0.05 0.39")
+
+
+def test_a_run_is_reused_only_while_its_config_is_the_experiments_and_unedited(tmp_path, monkeypatch, capsys):
+    """A completed run folder is read as current only when its recorded config hash is that of its
+    experiment as composed now and its saved config still hashes as trained; an edited run (here
+    trainer.lr in .hydra/config.yaml) is moved aside and made again, saying why."""
+    import yaml
+
+    from aecli.results import runner
+
+    tiny = ["dataset.num_samples=300", "trainer.epochs=2", "tsne.num_points=60"]
+    plain = runner.overrides_of
+    monkeypatch.setattr(runner, "overrides_of", lambda entry, seed, root: [*plain(entry, seed, root), *tiny])
+    experiment, runs = entry("linear_pca_lines"), tmp_path / "runs"
+    first = runner.run_entry(experiment, 0, runs, tmp_path / "figures", None, 1)
+    assert first.status == "completed" and not first.reused and first.metrics["config_hash"]
+    again = runner.run_entry(experiment, 0, runs, tmp_path / "figures", None, 1)
+    assert again.status == "completed" and again.reused and again.metrics == first.metrics
+
+    config = runs / "linear_pca_lines" / "seed0" / ".hydra" / "config.yaml"
+    saved = yaml.safe_load(config.read_text())
+    saved["trainer"]["lr"] = 0.5
+    config.write_text(yaml.safe_dump(saved))
+    redone = runner.run_entry(experiment, 0, runs, tmp_path / "figures", None, 1)
+    assert redone.status == "completed" and not redone.reused
+    assert "edited after training" in redone.note and "made again" in capsys.readouterr().out
+    assert len(list((runs / "linear_pca_lines" / "stale").iterdir())) == 1
+    assert yaml.safe_load(config.read_text())["trainer"]["lr"] != 0.5
+
+    monkeypatch.setattr(runner, "overrides_of", lambda entry, seed, root: [*plain(entry, seed, root), *tiny, "trainer.lr=0.002"])
+    changed = runner.run_entry(experiment, 0, runs, tmp_path / "figures", None, 1)
+    assert changed.status == "completed" and not changed.reused and "made with other settings" in changed.note
+
+
+def test_the_figures_command_draws_a_runs_loss_curves_from_its_event_files(trained_run, tmp_path, monkeypatch):
+    from aecli.results import figures
+    from conftest import TINY
+
+    run = trained_run(*TINY, "tsne.enabled=false", copy_to=tmp_path / "run")
+    figures.draw_loss_curves(run, tmp_path / "loss_curves.png")
+    assert (tmp_path / "loss_curves.png").stat().st_size > 10_000
+    monkeypatch.delenv("AECLI_DATA_DIR", raising=False)
+    assert figures.main(["--out", str(tmp_path / "figures")]) == 2  # no data root: one line, nothing made
+    assert not (tmp_path / "figures").exists()

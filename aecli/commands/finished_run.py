@@ -34,7 +34,7 @@ def open_run(cfg: DictConfig, declarations: dict[str, Spec], writes_metrics: boo
     from aecli.runs.open import command_overrides
     from aecli.runs.store import read_metrics
 
-    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, own_keys(declarations)))
+    run = load_run(cfg.run, cfg.checkpoint, command_overrides(cfg, own_keys(declarations)), trust_code=bool(cfg.trust_code))
     if run.cfg.trainer.num_threads is not None:
         import torch
 

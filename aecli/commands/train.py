@@ -16,6 +16,7 @@ from aecli.commands.user_errors import report_user_errors
 from aecli.config.compose import composed_defaults, group_choices, refuse_added_keys
 from aecli.runs.lock import hold_run_lock
 from aecli.runs.names import register_resolvers
+from aecli.runs.provenance import config_hash, made_by
 from aecli.runs.resume import after_write_failure, load_resume_checkpoint, resume_config
 from aecli.runs.store import FAILURE_KEYS, merge_metrics, read_metrics, save_config
 from aecli.runs.write_failures import run_folder_write_failures
@@ -44,17 +45,20 @@ def train(cfg: DictConfig, launch: Launch) -> float:
     started = time.perf_counter()
     resuming = cfg.get("resume") is not None
     cfg, run_dir = checked_config(cfg, launch)
+    composed = None if resuming else config_hash(cfg)  # what the run is composed of, before the options choose
     # One writer per run folder (re-entrant: the Hydra app's guard already holds it), and a full
     # disk anywhere in the folder is one line (checkpoints say how much space they need).
     with hold_run_lock(run_dir, "train"), run_folder_write_failures(run_dir, lambda: after_write_failure(run_dir)):
         experiment, state, purge_step = build(cfg, run_dir, launch, resuming)
+        made = made_by(experiment.cfg, composed, state.made_by)
+        state.made_by = {key: made[key] for key in ("config_hash", "saved_config_hash")}  # kept in last.pt
         with quiet_writer_thread_failures(), SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step) as writer:
             try:
                 state = fit_run(experiment, run_dir, writer, state)
             except (TrainingDiverged, TrainingStopped) as failure:
-                merge_metrics(run_dir, failure.metrics)
+                merge_metrics(run_dir, failure.metrics | made)
                 raise
-            metrics = test(experiment, run_dir / "checkpoints" / "best.pt", state)
+            metrics = test(experiment, run_dir / "checkpoints" / "best.pt", state) | made
             merge_metrics(run_dir, metrics | {"total_seconds": time.perf_counter() - started}, drop=FAILURE_KEYS)
             metrics |= final_pictures(experiment, writer, run_dir, state.best_epoch)
         metrics["total_seconds"] = time.perf_counter() - started
@@ -117,7 +121,7 @@ def build(cfg: DictConfig, run_dir: Path, launch: Launch, resuming: bool) -> tup
              "".join(f"; {line}" for line in experiment.brought))
     log.info("run directory: %s", run_dir)
     if resume is None:
-        return experiment, None, None
+        return experiment, TrainState(), None
     return experiment, TrainState.resume(resume["train_state"]), resume["epoch"] + 1  # TensorBoard hides what came after
 
 

@@ -23,8 +23,11 @@ from aecli.models import Autoencoder
 from aecli.regularizers import Regularizer
 
 
-def batch_norm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
-    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)  # torch's public batch-norm layers
+
+
+def batch_norm_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, BATCH_NORMS) and m.track_running_stats]
 
 
 def check_last_batch(model: nn.Module, num_train: int, batch_size: int) -> None:

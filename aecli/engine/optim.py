@@ -13,6 +13,7 @@ from torch import Tensor
 
 from aecli.engine.steps import loss_terms
 from aecli.errors import UserError
+from aecli.private_apis import compiler_failure_type, cpu_has_bf16
 from aecli.likelihoods import Likelihood
 from aecli.models import Autoencoder
 from aecli.regularizers import Regularizer
@@ -65,16 +66,6 @@ def make_step_loss(model: Autoencoder, likelihood: Likelihood, regularizers: lis
     return _compiled(step_loss, device_type) if trainer.compile else step_loss
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bf16 matrix products natively (oneDNN's own check: AVX512-BF16
-    or AMX); without, bf16 is emulated through fp32 and only adds conversions."""
-    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    try:
-        return bool(check()) if check is not None else False
-    except RuntimeError:
-        return False
-
-
 def _compiled(step_loss: StepLoss, device_type: str) -> StepLoss:
     """torch.compile of `step_loss`; a compiler that cannot run becomes one UserError line."""
     advice = "set trainer.compile=false"
@@ -91,11 +82,3 @@ def _compiled(step_loss: StepLoss, device_type: str) -> StepLoss:
             raise UserError(f"trainer.compile=true failed to compile the training step ({reason}); {advice}") from None
 
     return call
-
-
-def compiler_failure_type() -> type[BaseException]:
-    """The exception torch.compile raises when its backend compiler fails. It lives in the
-    private torch._dynamo.exc; this one function touches it (a test fails when torch moves it)."""
-    from torch._dynamo.exc import BackendCompilerFailed
-
-    return BackendCompilerFailed

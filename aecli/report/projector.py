@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from aecli.data import Dataset, Split
+from aecli.private_apis import has_projector_config, set_projector_config
 
 
 def embedding_metadata(split: Split, index: np.ndarray, data: Dataset) -> tuple[list, list[str] | None]:
@@ -45,12 +46,12 @@ def add_projector_embedding(
 
     tag = "test_codes"
     config_path = Path(writer.get_logdir()) / "projector_config.pbtxt"
-    if config_path.is_file() and not hasattr(writer, "_projector_config"):
+    if config_path.is_file() and not has_projector_config(writer):
         on_disk = text_format.Parse(config_path.read_text(), ProjectorConfig())
         kept = ProjectorConfig()
         ours = f"{step:05d}/{tag}/"
         kept.embeddings.extend(e for e in on_disk.embeddings if not e.tensor_path.startswith(ours))
-        writer._projector_config = kept
+        set_projector_config(writer, kept)
     if codes.shape[1] < PROJECTOR_MIN_DIM:  # the projector draws a blank canvas for 1-D and 2-D points
         codes = np.pad(codes, ((0, 0), (0, PROJECTOR_MIN_DIM - codes.shape[1])))
     # torch prints a warning when the step's folder exists: here that is the point (a redraw).

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from aecli.private_apis import tensorboard_writer_thread_class
+
 
 @contextmanager
 def quiet_writer_thread_failures() -> Iterator[None]:
@@ -28,12 +30,3 @@ def quiet_writer_thread_failures() -> Iterator[None]:
     finally:
         threading.excepthook = previous
 
-
-
-def tensorboard_writer_thread_class() -> type:
-    """TensorBoard's background writer thread class: private, so named in this one place, and
-    tests/e2e/test_disk_failures.py fails loudly when TensorBoard renames it or stops keeping
-    the thread's exception for the caller."""
-    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
-
-    return _AsyncWriterThread

@@ -8,7 +8,8 @@ subprocess with T torch threads, N at a time. What each row claims, its anchor f
 targets every seed must meet and which figures it reports come from the `claim:` block of
 configs/experiment/NAME.yaml. The page is rewritten after every run that ends, so an
 interrupted run still leaves a true page: a run that has not finished says so. A run folder
-that already holds a completed run is read, not trained again (delete it to redo it).
+that already holds a completed run of the experiment as it stands (its recorded config hashes
+match) is read, not trained again; any other is moved to RUNS/NAME/stale/ and made again.
 """
 
 from __future__ import annotations

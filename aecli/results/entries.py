@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from aecli.config import glossary
@@ -15,7 +15,6 @@ from aecli.config.glossary import value_text
 from aecli.config.keys import shipped_settings
 
 Metrics = dict[str, Any]
-EXPERIMENT_DIR = Path(__file__).resolve().parents[2] / "configs" / "experiment"
 
 
 def page_words(name: str) -> str:
@@ -74,29 +73,34 @@ class Entry:
     picture: str | None = None
     mnist: bool = True
     targets: list[Target] = field(default_factory=list)
+    tuned_on: list[int] = field(default_factory=list)  # the seeds its settings were chosen on
 
     @property
     def label(self) -> str:  # the row and the run folder
         return self.experiment
 
 
-def load_entries(folder: Path = EXPERIMENT_DIR) -> list[Entry]:
-    """Every experiment YAML with a `claim:` block, in a stable order (the baselines first)."""
+def load_entries() -> list[Entry]:
+    """Every experiment YAML with a `claim:` block (read through the installed package's config
+    tree, aecli.configs), in a stable order (the baselines first)."""
     from omegaconf import OmegaConf
 
+    folder = resources.files("aecli.configs").joinpath("experiment")
+    texts = {path.name[: -len(".yaml")]: path.read_text() for path in folder.iterdir() if path.name.endswith(".yaml")}
     entries = []
-    for path in sorted(folder.glob("*.yaml")):
-        raw = OmegaConf.load(path)
+    for name in sorted(texts):
+        raw = OmegaConf.create(texts[name])
         block = raw.get("claim")
         parent = _parent(raw)
         if parent is not None:  # e.g. lines_vae3 builds on lines_vae: the parent's claim under its own
-            block = OmegaConf.merge(OmegaConf.load(folder / f"{parent}.yaml").get("claim", {}), block or {})
+            block = OmegaConf.merge(OmegaConf.create(texts[parent]).get("claim", {}), block or {})
         if block is None:
             continue
-        text = path.read_text() + ("" if parent is None else (folder / f"{parent}.yaml").read_text())
-        entries.append(Entry(path.stem, block.text, block.anchor, list(block.figures), block.get("compare"),
+        text = texts[name] + ("" if parent is None else texts[parent])
+        entries.append(Entry(name, block.text, block.anchor, list(block.figures), block.get("compare"),
                              list(block.get("factors") or []), block.get("picture"), "mnist" in text,
-                             [Target.parse(str(item)) for item in block.get("targets") or []]))
+                             [Target.parse(str(item)) for item in block.get("targets") or []],
+                             [int(seed) for seed in block.get("tuned_on") or []]))
     references = {target.relative_to for entry in entries for target in entry.targets}
     return sorted(entries, key=lambda entry: (entry.compare is not None, entry.experiment not in references))
 

@@ -31,11 +31,15 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[Key, Outcome], s
         "and then runs `aecli evaluate` on the best checkpoint; the figures are those runs' metrics.json on the",
         f"test split, as mean ± standard deviation over the seeds {', '.join(map(str, seeds))}. A target holds only",
         "when it holds on every seed; where it does not, the target column says so and names the seed.",
+        "Each configuration was tuned on the seeds its `tuned on` column names: a target met on those seeds",
+        "is what the tuning reached, and only a target met on other seeds (`held out`) is evidence that it holds.",
+        "A run is reused only when it was composed from its experiment's settings as they stand and its saved",
+        "config is unchanged since (the hashes in its metrics.json); the revision column is the aecli commit it ran.",
         "",
         _summary(dict(zip((entry.label for entry in entries), verdicts))),
         "",
-        "| experiment | the lecture notes' claim | anchor | target | our figure | target met | time per run | device |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| experiment | the lecture notes' claim | anchor | target | our figure | target met | tuned on | time per run | device | revision |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
     ]
     runs = [outcome for outcome in outcomes.values() if outcome.status == "completed"]
@@ -94,7 +98,9 @@ def _row(entry: Entry, outcomes: dict[Key, Outcome], seeds: list[int], done: dic
         figure = "; ".join(filter(None, [figure, *missing]))
     target = "; ".join(target.words() for target in entry.targets) or "none (the claim is shown, not scored)"
     met = verdict(entry, completed, seeds, done)
-    cells = [entry.experiment, entry.claim, entry.anchor, target, figure, met, time_text, device]
+    tuned = f"seeds {', '.join(map(str, entry.tuned_on))}{_held_out(entry, seeds)}" if entry.tuned_on else "not stated"
+    revision = ", ".join(dict.fromkeys(outcome.revision for outcome in completed.values()))
+    cells = [entry.experiment, entry.claim, entry.anchor, target, figure, met, tuned, time_text, device, revision]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |", met
 
 
@@ -119,6 +125,16 @@ def verdict(entry: Entry, completed: dict[int, Outcome], seeds: list[int], done:
     if len(completed) < len(seeds):
         return f"so far (seeds {', '.join(map(str, completed))} of {', '.join(map(str, seeds))})"
     return f"yes (seeds {', '.join(map(str, seeds))})"
+
+
+def _held_out(entry: Entry, seeds: list[int]) -> str:
+    """Whether `seeds` are the ones the configuration was tuned on, held out from it, or both."""
+    tuned = [seed for seed in seeds if seed in entry.tuned_on]
+    if not tuned:
+        return f" (seeds {', '.join(map(str, seeds))} held out)"
+    if len(tuned) == len(seeds):
+        return " (the same seeds: not held out)"
+    return f" (seeds {', '.join(str(seed) for seed in seeds if seed not in tuned)} held out)"
 
 
 def _status_words(outcome: Outcome) -> str:

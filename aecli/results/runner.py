@@ -23,25 +23,54 @@ class Outcome:
     reused: bool = False  # read from a run folder an earlier invocation completed
     load: list[float | None] | None = None  # the 1-minute load average when the run started and ended
 
+    @property
+    def revision(self) -> str:
+        """The aecli revision the run was trained with (aecli.runs.provenance), or its version."""
+        return str(self.metrics.get("git_revision") or self.metrics.get("aecli_version") or "unknown")
+
 
 def run_dir_of(runs_dir: Path, entry: Entry, seed: int) -> Path:
     return runs_dir / entry.label / f"seed{seed}"
 
 
+def overrides_of(entry: Entry, seed: int, data_root: str | None) -> list[str]:
+    """The command line of one experiment's run, but its folder."""
+    return [f"+experiment={entry.experiment}", f"seed={seed}", "trainer.progress=false",
+            *([f"data.root={data_root}"] if entry.mnist and data_root else [])]
+
+
+def expected_hash(entry: Entry, seed: int, data_root: str | None) -> str:
+    """The config hash (aecli.runs.provenance) a run of this experiment and seed records: its
+    experiment YAML as it stands now, composed as `aecli train` composes it."""
+    from hydra import compose, initialize_config_module
+
+    from aecli.runs.names import register_resolvers
+    from aecli.runs.provenance import config_hash
+
+    register_resolvers()
+    with initialize_config_module("aecli.configs", version_base="1.3"):
+        return config_hash(compose("train", overrides=overrides_of(entry, seed, data_root)))
+
+
 def run_entry(entry: Entry, seed: int, runs_dir: Path, figures_dir: Path, data_root: str | None,
               threads: int) -> Outcome:
     """Train (and evaluate) one experiment with one seed in runs_dir/<label>/seed<seed>, or read a
-    completed run there."""
+    completed run there whose config is the experiment's as it stands (its hashes match); a run
+    folder that is not is moved to runs_dir/<label>/stale/ and the run made again, saying why."""
     run_dir = run_dir_of(runs_dir, entry, seed)
-    done = _read_completed(run_dir)
+    done, why_not = _read_completed(run_dir, expected_hash(entry, seed, data_root))
     if done is not None:
         done.reused = True
         _draw_figures(entry, seed, run_dir, figures_dir)
         return done
-    command = [sys.executable, "-m", "aecli", "train", f"+experiment={entry.experiment}", f"seed={seed}",
-               f"hydra.run.dir={run_dir}", "trainer.progress=false"]
-    if entry.mnist and data_root:
-        command.append(f"data.root={data_root}")
+    rerun = ""
+    if run_dir.exists():
+        stale = run_dir.parent / "stale" / f"{run_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        stale.parent.mkdir(parents=True, exist_ok=True)
+        run_dir.rename(stale)
+        rerun = f"(made again: the earlier run {why_not}; it is kept in {stale})"
+        print(f"{entry.label} seed {seed}: {rerun}", flush=True)
+    command = [sys.executable, "-m", "aecli", "train", *overrides_of(entry, seed, data_root), f"hydra.run.dir={run_dir}"]
     env = os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "MPLBACKEND": "Agg"}
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     log_path = run_dir.parent / f"seed{seed}.log"
@@ -54,9 +83,10 @@ def run_entry(entry: Entry, seed: int, runs_dir: Path, figures_dir: Path, data_r
         return Outcome("failed", seconds, note=f"exit {code}: {lines[-1] if lines else ''}")
     record = {"wall_seconds": seconds, "load_1min": [load_before, _load_1min()]}
     (run_dir / "results_seconds.json").write_text(json.dumps(record) + "\n")
-    outcome = _read_completed(run_dir)
+    outcome, why_not = _read_completed(run_dir, None)
     if outcome is None:
-        return Outcome("failed", seconds, note="no completed metrics.json")
+        return Outcome("failed", seconds, note=f"the run {why_not}")
+    outcome.note = rerun
     _draw_figures(entry, seed, run_dir, figures_dir)
     return outcome
 
@@ -77,19 +107,31 @@ def _draw_figures(entry: Entry, seed: int, run_dir: Path, figures_dir: Path) -> 
         draw_codes_next_to_pca(run_dir, figures_dir / f"{entry.experiment}_codes.png")
 
 
-def _read_completed(run_dir: Path) -> Outcome | None:
+def _read_completed(run_dir: Path, expected: str | None) -> tuple[Outcome | None, str]:
+    """The completed run in `run_dir` as an Outcome, when its config is the one `expected` (its
+    composed config's hash; None: any) and its saved config is as it was trained; else None and
+    why not, in words."""
     from aecli.errors import UserError
+    from aecli.runs.provenance import config_hash
+    from aecli.runs.safe_yaml import read_yaml_config
     from aecli.runs.store import read_metrics
 
     try:
         metrics = read_metrics(run_dir)
         record = json.loads((run_dir / "results_seconds.json").read_text())
         seconds = record["wall_seconds"]
+        saved = config_hash(read_yaml_config(run_dir / ".hydra" / "config.yaml"))
     except (UserError, OSError, ValueError, KeyError):
-        return None
+        return None, "did not complete (its metrics.json, results_seconds.json or config is missing or damaged)"
     if metrics.get("status") != "completed" or "recon_sse" not in metrics:
-        return None
-    return Outcome("completed", seconds, metrics, load=record.get("load_1min"))
+        return None, f"did not complete (status {metrics.get('status', 'unknown')}, or no evaluate figures)"
+    if "config_hash" not in metrics:
+        return None, "was written before runs recorded their config hash"
+    if expected is not None and metrics["config_hash"] != expected:
+        return None, f"was made with other settings (config hash {metrics['config_hash']}; the experiment's is now {expected})"
+    if metrics.get("saved_config_hash") != saved:
+        return None, f"has a .hydra/config.yaml edited after training (hash {saved}, trained with {metrics.get('saved_config_hash')})"
+    return Outcome("completed", seconds, metrics, load=record.get("load_1min")), ""
 
 
 def draw_codes_next_to_pca(run_dir: Path, png_path: Path) -> None:

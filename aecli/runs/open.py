@@ -54,9 +54,12 @@ def command_overrides(cfg: DictConfig, own_keys: set[str]) -> dict[str, Any]:
     return overrides
 
 
-def locate_run(run: str | Path, checkpoint: str, overrides: dict[str, Any] | None = None) -> tuple[Path, DictConfig, Path]:
+def locate_run(
+    run: str | Path, checkpoint: str, overrides: dict[str, Any] | None = None, trust_code: bool = False
+) -> tuple[Path, DictConfig, Path]:
     """The run's folder, its config with `overrides` applied, and the checkpoint's path, all
-    checked to exist (no torch needed)."""
+    checked to exist (no torch needed); a config that names code (`_target_`) is refused unless
+    `trust_code` (aecli.runs.store.refuse_code)."""
     path = Path(str(run)).expanduser()
     keys.RUN_COMMAND["checkpoint"].check("checkpoint", checkpoint)
     if not path.is_dir():
@@ -66,7 +69,7 @@ def locate_run(run: str | Path, checkpoint: str, overrides: dict[str, Any] | Non
         raise UserError(
             f"{path} is not an aecli run directory (no .hydra/config.yaml); pass run=DIR, a directory written by aecli train"
         )
-    cfg = read_run_config(config_path, "pass run=DIR, a directory written by aecli train")
+    cfg = read_run_config(config_path, "pass run=DIR, a directory written by aecli train", trust_code)
     cfg = _apply_overrides(cfg, overrides or {}, config_path)
 
     checkpoint_path = path / "checkpoints" / f"{checkpoint}.pt"
@@ -94,13 +97,17 @@ def _apply_overrides(cfg: DictConfig, overrides: dict[str, Any], config_path: Pa
     return merged
 
 
-def check_same_model(payload: dict[str, Any], cfg: DictConfig, checkpoint_path: Path) -> None:
-    """The checkpoint must come from this run's architecture and likelihood."""
+def check_same_model(payload: dict[str, Any], cfg: DictConfig, checkpoint_path: Path, trust_code: bool = False) -> None:
+    """The checkpoint must come from this run's architecture and likelihood (and, like the run's
+    config, name no code unless `trust_code`)."""
     from aecli.runs.config import migrate
+    from aecli.runs.store import refuse_code
 
     saved = payload.get("config")
     if not isinstance(saved, dict):
         raise UserError(f"{checkpoint_path} holds no config; it was not written by aecli train")
+    if not trust_code:
+        refuse_code(saved, f"the config inside {checkpoint_path}")
     saved = OmegaConf.to_container(migrate(OmegaConf.create(saved)))  # as the run's config, brought up to date
     for key in ("model", "likelihood"):
         mine = OmegaConf.to_container(cfg[key], resolve=True) if key in cfg else None

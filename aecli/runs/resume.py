@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # What may change when a run is resumed: more epochs, another device or data folder,
 # a lower learning rate (say after a divergence), and what is shown or plotted. Anything
 # else would make the continued run a different experiment.
-RESUME_OVERRIDES = ("trainer.epochs", "trainer.lr", "trainer.device", "trainer.progress", "data.root", "data.download")
+RESUME_OVERRIDES = ("trainer.epochs", "trainer.lr", "trainer.device", "trainer.progress", "data.root", "data.download", "trust_code")
 RESUME_OVERRIDE_GROUPS = ("log.", "tsne.")
 
 # A key every `aecli evaluate` writes into metrics.json: its absence after evaluate_after means
@@ -44,7 +44,7 @@ def resume_config(cfg: DictConfig, launch_dir: Path, overrides: list[str], multi
             f"resume={cfg.resume}: the run has no checkpoints/last.pt (it stopped before its first epoch ended); "
             f"start it again instead"
         )
-    saved = read_run_config(config_path, "resume a folder written by aecli train")
+    saved = read_run_config(config_path, "resume a folder written by aecli train", bool(cfg.get("trust_code")))
     read_metrics(run_dir)  # a damaged metrics.json is reported now, not after all the training
 
     for override in OverridesParser.create().parse_overrides(list(overrides)):

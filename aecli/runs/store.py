@@ -72,9 +72,10 @@ def _umask() -> int:
     return mask
 
 
-def read_run_config(config_path: Path, fix: str) -> DictConfig:
-    """A run's saved .hydra/config.yaml (read with aecli.runs.safe_yaml's limits), migrated to this version of aecli (aecli.runs.config);
-    a UserError ending in `fix` when it is damaged or foreign."""
+def read_run_config(config_path: Path, fix: str, trust_code: bool = False) -> DictConfig:
+    """A run's saved .hydra/config.yaml (read with aecli.runs.safe_yaml's limits), migrated to this
+    version of aecli (aecli.runs.config); a UserError ending in `fix` when it is damaged or foreign,
+    and one naming the key when it names code to import (`_target_`) and `trust_code` is off."""
     from aecli.runs.config import migrate
     from aecli.runs.safe_yaml import read_yaml_config
 
@@ -82,7 +83,38 @@ def read_run_config(config_path: Path, fix: str) -> DictConfig:
     cfg = read_yaml_config(config_path)
     if not {"model", "dataset", "trainer"} <= set(cfg):
         raise UserError(f"{config_path} is not an aecli train config; {fix}")
+    if not trust_code:
+        refuse_code(OmegaConf.to_container(cfg), str(config_path))
     return migrate(cfg)
+
+
+def refuse_code(config: Any, source: str) -> None:
+    """A run folder is data: a `_target_` anywhere in a config read back from one (any group, any
+    depth) would make aecli import and call what it names, so it is refused, naming the key and
+    the opt-in of this invocation."""
+    found = _code_key(config, "")
+    if found is not None:
+        key, value = found
+        raise UserError(
+            f"{source} names code to import at {key}={value}; a run folder is data and aecli imports nothing it "
+            f"names unless you trust it: pass trust_code=true (Python: aecli.load_run(path, trust_code=True))"
+        )
+
+
+def _code_key(value: Any, prefix: str) -> tuple[str, Any] | None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "_target_":
+                return f"{prefix}{key}", item
+            found = _code_key(item, f"{prefix}{key}.")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _code_key(item, f"{prefix}{index}.")
+            if found is not None:
+                return found
+    return None
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:

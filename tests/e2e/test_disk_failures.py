@@ -14,18 +14,19 @@ import pytest
 import torch
 
 from aecli.errors import UserError
-from aecli.report.tensorboard import quiet_writer_thread_failures, tensorboard_writer_thread_class
+from aecli.private_apis import tensorboard_writer_thread_class
+from aecli.report.tensorboard import quiet_writer_thread_failures
 from aecli.runs.store import atomic_write
 from aecli.runs.write_failures import run_folder_write_failures
-from conftest import TINY, run_cli
+from conftest import TINY, run_cli, skip_guarantee
 
 
 def mount_tmpfs(folder, size: str):
     folder.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
+        skip_guarantee("mounting a tmpfs needs root")
     if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
+        skip_guarantee("cannot mount a tmpfs here")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import MNIST_ROOT, REPO, train_in_process
+from conftest import MNIST_ROOT, REPO, train_in_process, skip_guarantee
 
 EXPERIMENTS = sorted(path.stem for path in (REPO / "configs" / "experiment").glob("*.yaml"))
 TINY_MNIST = ["dataset.train_size=64", "dataset.val_size=64", "dataset.test_size=64"]
@@ -32,7 +32,7 @@ def test_experiment_runs_train_then_evaluate(name, tmp_path):
     with initialize_config_module("aecli.configs", version_base="1.3"):
         uses_mnist = "mnist" in compose("train", overrides=[f"+experiment={name}"]).dataset.name
     if uses_mnist and not (MNIST_ROOT / "MNIST" / "raw").is_dir():
-        pytest.skip(f"MNIST files not found under {MNIST_ROOT}/MNIST/raw")
+        skip_guarantee(f"MNIST files not found under {MNIST_ROOT}/MNIST/raw")
     tiny = [*TINY_MNIST, f"data.root={MNIST_ROOT}"] if uses_mnist else TINY_SIGNALS
     run_dir = tmp_path / "run"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, aecli_command, run_cli
+from conftest import TINY, aecli_command, run_cli, skip_guarantee
 
 ENV = {"OMP_NUM_THREADS": "1"}
 FAST = [*TINY, "tsne.enabled=false", "log.reconstructions_every=0"]
@@ -134,7 +134,7 @@ def read_only_run(finished, tmp_path):
     mount = tmp_path / "ro"
     mount.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
+        skip_guarantee("cannot mount a tmpfs here")
     try:
         run_dir = copy_of(finished, mount)
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TINY, aecli_command, run_aecli, run_cli
+from conftest import TINY, aecli_command, run_aecli, run_cli, skip_guarantee
 from conftest import events
 
 # One thread per process: these tiny models run several times faster that way on a busy machine.
@@ -188,7 +188,7 @@ def read_only_folder(tmp_path):
         return
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
     if mounted.returncode != 0:
-        pytest.skip("running as root, where chmod does not stop writes, and mounting a read-only tmpfs is not allowed")
+        skip_guarantee("running as root, where chmod does not stop writes, and mounting a read-only tmpfs is not allowed")
     try:
         yield folder
     finally:

@@ -18,6 +18,7 @@ import torch
 
 from aecli.runs.store import atomic_write
 from aecli.errors import UserError
+from conftest import skip_guarantee
 from aecli.runs.write_failures import (
     format_size,
     serialized_size,
@@ -59,10 +60,10 @@ def tiny_tmpfs(tmp_path):
     mount_point = tmp_path / "tmpfs"
     mount_point.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
+        skip_guarantee("mounting a tmpfs needs root")
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+        skip_guarantee(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
         yield mount_point
     finally:
