@@ -97,7 +97,7 @@ def build(cfg: DictConfig, run_dir: Path, launch: Launch, resuming: bool) -> tup
     experiment, where training stands (None: at the start) and the TensorBoard step to purge from."""
     import torch
 
-    from aecli.engine.device import choose_threads, resolve_device
+    from aecli.engine.device import busy_advice, choose_threads, resolve_device
     from aecli.engine.experiment import build_experiment
     from aecli.engine.stacked import check_layerwise
     from aecli.engine.state import TrainState
@@ -115,10 +115,11 @@ def build(cfg: DictConfig, run_dir: Path, launch: Launch, resuming: bool) -> tup
         log.info("resuming %s after epoch %d (+%d steps)", run_dir, resume["epoch"], resume["train_state"]["step"])
     elif launch.save_config_to is not None:  # resolved, with what the options chose
         save_config(launch.save_config_to, cfg)
-    threads, why = choose_threads(cfg.trainer.num_threads, sum(p.numel() for p in experiment.model.parameters()), device)
+    parameters = sum(p.numel() for p in experiment.model.parameters())
+    threads, why = choose_threads(cfg.trainer.num_threads, parameters, int(cfg.trainer.batch_size), device)
     torch.set_num_threads(threads)
     log.info("aecli train: %s, threads=%d (%s)%s", experiment.describe(), threads, why,
-             "".join(f"; {line}" for line in experiment.brought))
+             "".join(f"; {line}" for line in [*experiment.brought, *filter(None, [busy_advice(threads)])]))
     log.info("run directory: %s", run_dir)
     if resume is None:
         return experiment, TrainState(), None

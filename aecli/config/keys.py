@@ -32,7 +32,7 @@ MAX_ITER = Int(
 )
 TSNE_BACKENDS = ("auto", "sklearn", "opentsne")  # auto: by the number of points (aecli.report.latents.tsne_backend)
 OPTIMIZERS = ("adam", "adamw", "sgd")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")  # auto: chosen when the run is built (aecli.engine.device.choose_precision)
 PRETRAIN = ("none", "layerwise")
 SCHEDULERS = ("none", "cosine", "wsd", "step", "plateau")
 DIRECTIONS = ("minimize", "maximize")

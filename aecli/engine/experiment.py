@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aecli.data import Dataset, build_dataset
-from aecli.engine.device import data_budget
+from aecli.engine.device import choose_precision, data_budget, flush_denormals
 from aecli.engine.optim import build_optimizer
 from aecli.errors import UserError
 from aecli.likelihoods import LIKELIHOODS, Likelihood, build_likelihood
@@ -77,6 +77,7 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
     else they stay in host memory and are streamed per batch. `cfg` is updated in place with what
     `auto` and the regularizers chose (see the module docstring). Draws the model's initial weights
     from torch's generator: seed it first."""
+    flush_denormals()  # training, evaluation and the benchmarks all build their run here
     regularizers = build_regularizers(cfg.regularizer)
     data = build_dataset(cfg.dataset, cfg.data)
     brought = bring_code_activation(cfg, regularizers)
@@ -87,6 +88,10 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
         model.fit_input(data.train.x)
     placed = data.to(device, data_budget(device, str(cfg.data.placement)))
     model = model.to(device)
+    precision, why = choose_precision(str(cfg.trainer.precision), count_parameters(model), int(cfg.trainer.batch_size), device)
+    if precision != cfg.trainer.precision:  # auto chose: the saved config records it
+        OmegaConf.update(cfg, "trainer.precision", precision)
+        brought.append(f"trainer.precision={precision} ({why})")
     return Experiment(cfg, device, placed, likelihood, regularizers, model, build_optimizer(model, cfg.trainer), brought)
 
 
