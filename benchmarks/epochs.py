@@ -33,7 +33,6 @@ from aecli.engine.device import cpu_description  # noqa: E402
 from aecli.engine.experiment import build_experiment  # noqa: E402
 from aecli.engine.guards import GracefulStop  # noqa: E402
 from aecli.engine.loop import fit  # noqa: E402
-from aecli.engine.optim import build_optimizer  # noqa: E402
 from aecli.engine.steps import evaluate_split  # noqa: E402
 
 
@@ -46,7 +45,6 @@ def run(name: str, threads: int, precision: str, flush: bool, args: argparse.Nam
     torch.manual_seed(cfg.seed)
     experiment = build_experiment(cfg, torch.device("cpu"))
     experiment.model.load_state_dict(initial)
-    experiment.optimizer = build_optimizer(experiment.model, cfg.trainer)
     seconds: list[float] = []
     mark = [time.perf_counter()]
 

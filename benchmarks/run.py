@@ -4,6 +4,7 @@
     python benchmarks/run.py --data-root DATA --configs vae --epochs 10 --variants --tsne 2000,5000,10000 --startup
     python benchmarks/run.py --data-root DATA --quick          # a few batches of each config: checks it runs
     python benchmarks/run.py --data-root DATA --device cuda    # on a GPU (synchronized timings, CUDA peak memory)
+    python benchmarks/run.py --data-root DATA --precision bf16 # aecli's side in bf16 (the reference stays fp32)
 
 For each config (MNIST; see CONFIGS) aecli's `fit` — the loop `aecli train` runs: data on
 the device, index batching, one host sync per epoch, checkpoints every epoch — and the
@@ -16,8 +17,10 @@ final test loss (aecli's `evaluate_split` for both models, same seed), memory (C
 size added by the data and model, and the peak rise during an epoch; CUDA: max allocated).
 Roofline columns (benchmarks/roofline.py): each config's FLOPs per epoch counted with
 FlopCounterMode on the real model, the practical peak of a 2048x2048 matrix product measured
-between the epochs with the same threads, the achieved GFLOP/s and its fraction of that peak,
-for both loops. `--threads 1` keeps the fraction meaningful on a machine shared with others.
+between the epochs with the same threads, in fp32 and (where the hardware has it) in bf16, the
+achieved GFLOP/s and its fraction of the peak of the precision each side ran, for both loops.
+The report names the CPU, its flags and the load. `--threads 1` keeps the fraction meaningful on
+a machine shared with others.
 
 Optional sections: --variants times training steps of the fast-path options (bf16 autocast,
 torch.compile, unfused Adam, thread counts) on the VAE; --tsne times t-SNE of test codes
@@ -31,7 +34,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -53,6 +55,7 @@ from aecli.engine.experiment import build_experiment  # noqa: E402
 from aecli.engine.guards import GracefulStop  # noqa: E402
 from aecli.engine.loop import fit  # noqa: E402
 from aecli.engine.optim import build_optimizer, make_step_loss  # noqa: E402
+from aecli.engine.device import cpu_description  # noqa: E402
 from aecli.engine.steps import encode_split, evaluate_split, loss_terms  # noqa: E402
 
 # name -> (description, overrides); every config is MNIST with the Bernoulli likelihood.
@@ -118,6 +121,13 @@ class MemoryProbe:
         return figures
 
 
+def bf16_units(device: torch.device) -> bool:
+    """Whether bf16 matrix products run natively here (a CPU with AVX512-BF16 or AMX; a GPU that says so)."""
+    from aecli.private_apis import cpu_has_bf16
+
+    return torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_bf16()
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -135,7 +145,8 @@ def build(name: str, args: argparse.Namespace, device: torch.device, probe: Memo
     """aecli's experiment for config `name`, and how much resident memory building it added."""
     overrides = ["dataset=mnist", f"data.root={args.data_root}", f"trainer.epochs={args.epochs_for(name)}",
                  "trainer.scheduler=none",  # the reference loops keep one rate: the same algorithm on both sides
-                 "trainer.progress=false", "tsne.enabled=false", *CONFIGS[name][1], *(QUICK if args.quick else [])]
+                 "trainer.progress=false", "tsne.enabled=false", f"trainer.precision={args.precision}", *CONFIGS[name][1],
+                 *(QUICK if args.quick else [])]
     cfg = compose(overrides)
     before = probe.rss()
     torch.manual_seed(cfg.seed)
@@ -179,9 +190,11 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
         memory = probe.disarm()
         theirs.append({"seconds": seconds, "cpu_seconds": cpu, "train_loss": train_loss, "val_loss": val_loss,
                        "rise_mib": memory["peak_rss_mib"] - rss / 2**20, **memory})
-        peak.measure()
+        for meter in peaks.values():
+            meter.measure()
         log(f"  {name} epoch {epoch}: aecli {ours[-1]['seconds']:.2f}s ({ours[-1]['cpu_seconds']:.2f} CPU s), "
-            f"reference {seconds:.2f}s ({cpu:.2f} CPU s), peak {peak.wall[-1]:.0f} GFLOP/s")
+            f"reference {seconds:.2f}s ({cpu:.2f} CPU s), peak " + ", ".join(f"{p} {m.wall[-1]:.0f}" for p, m in peaks.items())
+            + " GFLOP/s")
         start_ours()
 
     if args.quick:  # a few batches: train on a slice of the (already small) training split
@@ -189,8 +202,11 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
         train = data.train
         data.train = Split(train.stored[keep], None if train.labels is None else train.labels[keep], None, train.device)
     flops = epoch_flops(cfg, experiment, args)
-    peak = PeakMeter(device)
-    peak.measure()
+    peaks = {"fp32": PeakMeter(device)}
+    if bf16_units(device):
+        peaks["bf16"] = PeakMeter(device, torch.bfloat16)
+    for meter in peaks.values():
+        meter.measure()
     with tempfile.TemporaryDirectory() as run_dir:
         start_ours()
         result = fit(experiment, Path(run_dir), NullWriter(), GracefulStop(), on_epoch_end=reference_epoch)
@@ -233,10 +249,13 @@ def bench_config(name: str, args: argparse.Namespace, device: torch.device, prob
         "reference": side(theirs, reference_resident, test["reference"]),
         "aecli_final_train_loss": result.train["total"],
     }
-    report["flops"], report["peak"] = flops, peak.report()
-    for key in ("aecli", "reference"):
+    report["flops"], report["peaks"] = flops, {precision: meter.report() for precision, meter in peaks.items()}
+    report["precision"] = str(experiment.cfg.trainer.precision)
+    report["peak"] = report["peaks"].get(report["precision"], report["peaks"]["fp32"])  # the peak of aecli's precision
+    for key, precision in (("aecli", report["precision"]), ("reference", "fp32")):
+        report[key]["precision"] = precision
         report[key]["roofline"] = roofline(flops["per_epoch"], report[key]["median_epoch_seconds"],
-                                           report[key]["median_epoch_cpu_seconds"], report["peak"])
+                                           report[key]["median_epoch_cpu_seconds"], report["peaks"].get(precision, report["peaks"]["fp32"]))
     if name == "vae":  # kept for the t-SNE timings: trained codes, as `aecli train` would draw them
         args.trained_codes = encode_split(model, data.test, 4096).cpu()
     report["speedup"] = report["reference"]["median_epoch_seconds"] / report["aecli"]["median_epoch_seconds"]
@@ -419,8 +438,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# aecli benchmark ({env['device_name']})",
         "",
-        f"torch {env['torch']}, {env['threads']} threads, {env['cpu']}; load average before {env['load_before']}, "
-        f"after {env['load_after']}; {report['wall_seconds']:.0f} s in all.",
+        f"{env['cpu']}; torch {env['torch']}, {env['threads']} threads; run on {env['date']}; load average before "
+        f"{env['load_before']}, after {env['load_after']}; {report['wall_seconds']:.0f} s in all.",
         "" if env["device"] == "cuda" else "Not run on a GPU: CPU figures only.",
         "",
         "Epoch times include the validation pass (and aecli's checkpoints); ratios are reference / aecli, "
@@ -485,21 +504,24 @@ def markdown(report: dict[str, Any]) -> str:
 
 def roofline_table(rows: list[dict[str, Any]]) -> list[str]:
     """The roofline columns: each config's FLOPs per epoch over its median epoch time, against
-    the matrix-product peak measured between its epochs."""
+    the matrix-product peak of the precision each side ran, measured between its epochs."""
+    peaks = rows[0]["peaks"]
     lines = [
         "Roofline: FLOPs per epoch (FlopCounterMode on the real model: training forward + backward, validation forward) "
-        "over the median epoch time, against the practical peak measured between the epochs of the same run "
-        f"({rows[0]['peak']['how']}). CPU-time fraction: the same ratio in GFLOP per CPU second of this process.",
+        "over the median epoch time, against the practical peak of the precision each side ran, measured between the "
+        f"epochs of the same run ({peaks['fp32']['how']}; bf16 the same in bf16"
+        f"{'' if 'bf16' in peaks else ': no bf16 units here'}). CPU-time fraction: the same ratio in GFLOP per CPU second.",
         "",
-        "| config | GFLOP/epoch | peak GFLOP/s | aecli GFLOP/s | aecli fraction of peak | aecli fraction (CPU time) "
-        "| reference GFLOP/s | reference fraction of peak |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| config | precision | GFLOP/epoch | fp32 peak GFLOP/s | bf16 peak GFLOP/s | aecli GFLOP/s | aecli fraction of peak (its precision) "
+        "| aecli fraction (CPU time) | reference GFLOP/s (fp32) | reference fraction |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         a, r = row["aecli"]["roofline"], row["reference"]["roofline"]
-        lines.append(f"| {row['description']} | {a['gflop_per_epoch']:.1f} | {row['peak']['gflops']:.0f} | {a['achieved_gflops']:.0f} "
-                     f"| **{a['fraction_of_peak']:.2f}** | {a['fraction_of_peak_cpu_time']:.2f} | {r['achieved_gflops']:.0f} "
-                     f"| {r['fraction_of_peak']:.2f} |")
+        bf16 = f"{row['peaks']['bf16']['gflops']:.0f}" if "bf16" in row["peaks"] else "-"
+        lines.append(f"| {row['description']} | {row['precision']} | {a['gflop_per_epoch']:.1f} | {row['peaks']['fp32']['gflops']:.0f} "
+                     f"| {bf16} | {a['achieved_gflops']:.0f} | **{a['fraction_of_peak']:.2f}** | {a['fraction_of_peak_cpu_time']:.2f} "
+                     f"| {r['achieved_gflops']:.0f} | {r['fraction_of_peak']:.2f} |")
     return [*lines, ""]
 
 
@@ -515,6 +537,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--vae-epochs", type=int, default=10, help="epochs per side for the VAE")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"], help="aecli's side (the reference: fp32)")
     parser.add_argument("--variants", action="store_true", help="time the fast-path options on the VAE")
     parser.add_argument("--compile", action="store_true", help="include torch.compile among the variants (compiles: slow)")
     parser.add_argument("--variant-steps", type=int, default=50)
@@ -560,9 +583,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {os.cpu_count()} cores",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_description(),
         "load_before": load_before,
         "load_after": _load(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "quick": args.quick,
         "argv": sys.argv[1:] if argv is None else argv,
     }

@@ -137,6 +137,14 @@ def one_torch_thread():
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_folder(tmp_path_factory):
+    """What aecli caches per user (the PCA spectra of evaluate) goes to a folder of this session's,
+    not to ~/.cache."""
+    os.environ["AECLI_CACHE_DIR"] = str(tmp_path_factory.mktemp("aecli-cache"))
+    yield
+
+
 @pytest.fixture
 def mnist_root() -> Path:
     if not (MNIST_ROOT / "MNIST" / "raw").is_dir():

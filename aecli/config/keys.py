@@ -112,6 +112,7 @@ EVALUATE: dict[str, Spec] = {
     "sparsity_threshold": Float(min=0, min_open=True),
     "nll_iw_samples": Int(min=1),
     "nll_iw_images": Int(min=1, nullable=True, requirement="be a positive integer (test samples) or null (all)"),
+    "jacobian_images": Int(min=1, nullable=True, requirement="be a positive integer (test samples) or null (all)"),
 }
 
 ENCODE: dict[str, Spec] = {

@@ -78,6 +78,13 @@ class Split:
             kept = (None if t is None else t[index.to(t.device)] for t in (self.stored, self.labels, self.factors))
         return Split(*kept, device=self.device)
 
+    def subset(self, rows: int | None, seed: int = 0) -> Split:
+        """`rows` of the samples (with their labels and factors), drawn without replacement by a
+        fixed-seed generator and kept in order: the same draw every time; None or at least all: the split."""
+        if rows is None or rows >= len(self):
+            return self
+        return self.rows(torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:rows].sort().values)
+
     def batches(self, batch_size: int) -> Iterator[Tensor]:
         """The whole split in order, as float batches of at most `batch_size` samples."""
         for start in range(0, len(self), batch_size):

@@ -38,8 +38,17 @@ class Experiment:
     likelihood: Likelihood
     regularizers: list[Regularizer]
     model: Autoencoder
-    optimizer: torch.optim.Optimizer
     brought: list[str] = field(default_factory=list)  # what the options chose for each other, for the start line
+    _optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """cfg.trainer's optimizer over the model's parameters, built when first asked for (by
+        training): reading a finished run needs none, and torch's fused Adam imports its compiler
+        stack when built (1.6 s on the 2-core Zen 4, docs/performance.md)."""
+        if self._optimizer is None:
+            self._optimizer = build_optimizer(self.model, self.cfg.trainer)
+        return self._optimizer
 
     @property
     def seed(self) -> int:
@@ -92,7 +101,7 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
     if precision != cfg.trainer.precision:  # auto chose: the saved config records it
         OmegaConf.update(cfg, "trainer.precision", precision)
         brought.append(f"trainer.precision={precision} ({why})")
-    return Experiment(cfg, device, placed, likelihood, regularizers, model, build_optimizer(model, cfg.trainer), brought)
+    return Experiment(cfg, device, placed, likelihood, regularizers, model, brought)
 
 
 def _likelihood_and_model(

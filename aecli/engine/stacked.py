@@ -35,7 +35,6 @@ from aecli.data import Dataset, Split
 from aecli.engine.experiment import Experiment
 from aecli.engine.guards import GracefulStop
 from aecli.engine.loop import fit
-from aecli.engine.optim import build_optimizer
 from aecli.engine.state import TrainState
 from aecli.engine.steps import encode_split, evaluate_split
 from aecli.errors import TrainingDiverged, TrainingStopped, UserError
@@ -117,7 +116,7 @@ def fit_layerwise(
         stage_dir = run_dir / "pretrain" / stage.name
         stage_experiment = dataclasses.replace(
             experiment, cfg=_with(cfg, pretrain_stage=stage.index), data=features, likelihood=stage.likelihood,
-            regularizers=regularizers, model=stage.model, optimizer=build_optimizer(stage.model, cfg.trainer),
+            regularizers=regularizers, model=stage.model, _optimizer=None,  # its own, built for the stage's model
         )
         with _no_resume_advice(f"pretraining {stage.name}", stop, cfg.trainer.lr):
             result = fit(stage_experiment, stage_dir, PrefixedWriter(writer, f"pretrain/{stage.name}/"), stop)

@@ -13,7 +13,8 @@ from torch import Tensor
 from aecli.data import Split
 from aecli.engine.steps import reconstruction_nll
 from aecli.evaluation.anomaly import anomaly_auroc, roc_curve_points
-from aecli.evaluation.ppca import fit_ppca, ppca_nll
+from aecli.evaluation.ppca import ppca_nll, ppca_of_spectrum
+from aecli.evaluation.spectrum import Spectrum
 from aecli.evaluation.probes import few_label_probe
 from aecli.likelihoods import Likelihood
 from aecli.models import Autoencoder
@@ -86,14 +87,13 @@ def detect_anomalies(
     result.anomaly = Anomaly(auroc, name, fpr, tpr, excluded, int(is_anomaly.sum()), int((~is_anomaly).sum()))
 
 
-def ppca_baseline(train_x: Tensor, test_x: Tensor, latent_dim: int, likelihood: Likelihood, result: Downstream) -> None:
-    """ppca_nll: PPCA with the run's latent size, fit on train, its test NLL in nats per sample;
-    only where the likelihood is a density over real values (not Bernoulli)."""
-    data_dim = int(np.prod(train_x.shape[1:]))
+def ppca_baseline(spectrum: Spectrum, test_x: Tensor, latent_dim: int, likelihood: Likelihood, result: Downstream) -> None:
+    """ppca_nll: PPCA with the run's latent size, fit on train (its `spectrum`), its test NLL in nats
+    per sample; only where the likelihood is a density over real values (not Bernoulli)."""
+    data_dim = spectrum.dim
     if not likelihood.continuous:  # not applicable, like mig without factors: nothing to note
         return
     if latent_dim >= data_dim:
         result.notes.append(f"ppca_nll left out: latent_dim {latent_dim} is not below the data dimension {data_dim}")
         return
-    ppca = fit_ppca(train_x.detach().cpu().numpy(), latent_dim)
-    result.metrics["ppca_nll"] = ppca_nll(ppca, test_x.detach().cpu().numpy())
+    result.metrics["ppca_nll"] = ppca_nll(ppca_of_spectrum(spectrum, latent_dim), test_x.detach().cpu().numpy())

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aecli.evaluation.spectrum import Spectrum, spectrum_of
+
 # Rows scored at once: bounds the (rows, D) float64 temporaries (4096 x 3072 is 100 MB).
 _CHUNK_ROWS = 4096
 
@@ -51,26 +53,31 @@ def fit_ppca(x: np.ndarray, latent_dim: int, sigma2_floor_ratio: float = 1e-6) -
     variance than the floor gets a zero column in W (the ML W for that sigma2). Elsewhere the
     floor, 1e-6 of the typical variance, is far below the ML sigma2 and changes nothing.
     """
-    x = np.asarray(x, dtype=np.float64)
-    x = x.reshape(len(x), -1)
-    num_samples, data_dim = x.shape
+    x = np.asarray(x)
+    data_dim = int(np.prod(x.shape[1:]))
     if not 1 <= latent_dim < data_dim:
         raise ValueError(
             f"PPCA needs 1 <= latent_dim < data dimension {data_dim}, got latent_dim={latent_dim} "
             "(with latent_dim = D the noise variance is undefined: the model is a full Gaussian)"
         )
-    mean = x.mean(axis=0)
-    centered = x - mean
-    covariance = centered.T @ centered / num_samples
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    # eigh sorts ascending; round-off can leave tiny negative eigenvalues of a PSD matrix.
-    eigenvalues, eigenvectors = np.clip(eigenvalues[::-1], 0.0, None), eigenvectors[:, ::-1]
-    floor = sigma2_floor_ratio * eigenvalues.mean()
+    return ppca_of_spectrum(spectrum_of(x), latent_dim, sigma2_floor_ratio)
+
+
+def ppca_of_spectrum(spectrum: Spectrum, latent_dim: int, sigma2_floor_ratio: float = 1e-6) -> PPCA:
+    """The ML PPCA (see `fit_ppca`) from a training split's spectrum (aecli.evaluation.spectrum):
+    the eigenvalues past the r it holds are zero."""
+    data_dim, kept = spectrum.dim, len(spectrum.eigenvalues)
+    total = float(spectrum.eigenvalues.sum())
+    floor = sigma2_floor_ratio * total / data_dim
     if not floor > 0:
         raise ValueError("the data do not vary (every dimension is constant); PPCA has nothing to fit")
-    sigma2 = max(float(eigenvalues[latent_dim:].mean()), floor)
-    scales = np.sqrt(np.clip(eigenvalues[:latent_dim] - sigma2, 0.0, None))
-    return PPCA(mean=mean, weight=eigenvectors[:, :latent_dim] * scales, sigma2=sigma2)
+    left_out = float(spectrum.eigenvalues[min(latent_dim, kept):].sum())  # the zeros past r add nothing
+    sigma2 = max(left_out / (data_dim - latent_dim), floor)
+    top = np.zeros(latent_dim)
+    top[: min(latent_dim, kept)] = spectrum.eigenvalues[:latent_dim]
+    vectors = np.zeros((data_dim, latent_dim))
+    vectors[:, : min(latent_dim, kept)] = spectrum.eigenvectors[:, :latent_dim]
+    return PPCA(mean=spectrum.mean, weight=vectors * np.sqrt(np.clip(top - sigma2, 0.0, None)), sigma2=sigma2)
 
 
 def ppca_log_likelihood(ppca: PPCA, x: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ VAE runs their bounds, linear models their angle to PCA. Codes are always the de
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from aecli.engine.experiment import Experiment
 from aecli.engine.steps import encode_split, reconstruction_sse
 from aecli.evaluation import metrics
 from aecli.evaluation.downstream import Anomaly, Downstream, detect_anomalies, label_budget_probes, ppca_baseline
+from aecli.evaluation.spectrum import Spectrum, cached_spectrum
 from aecli.models import Autoencoder
 from aecli.models.jacobian import squared_jacobian_norm
 
@@ -75,21 +77,21 @@ def evaluate_experiment(experiment: Experiment, settings: DictConfig) -> Evaluat
         test_codes = _numpy(encode_split(model, data.test, batch_size))
         train_codes = _numpy(encode_split(model, train, batch_size)) if data.test.labels is not None else None
 
-    with timer("pca"):
-        pca = metrics.fit_pca(_numpy(train.x), model.latent_dim)
-        out["pca_recon_sse"] = metrics.pca_reconstruction_sse(pca, _numpy(test_x))
+    with timer("pca"):  # the training split's spectrum, cached per split (aecli.evaluation.spectrum)
+        spectrum = cached_spectrum(_numpy(train.x))
+        out["pca_recon_sse"] = spectrum.reconstruction_sse(_numpy(test_x), model.latent_dim)
         if model.is_linear:
-            out["pca_angle_deg"] = metrics.largest_principal_angle_deg(decoder_basis(model), pca.components_.T)
+            out["pca_angle_deg"] = metrics.largest_principal_angle_deg(decoder_basis(model), spectrum.components(model.latent_dim))
 
-    downstream = _downstream(experiment, settings, train, test_x, train_codes, test_codes, result.seconds)
+    downstream = _downstream(experiment, settings, spectrum, test_x, train_codes, test_codes, result.seconds)
     out.update(downstream.metrics)
     result.anomaly, result.notes = downstream.anomaly, downstream.notes
 
     if data.test.factors is not None:
         _factor_scores(result, test_codes, _numpy(data.test.factors), data.factor_names, settings)
 
-    with timer("jacobian"):
-        out["jacobian_fro"] = mean_squared_jacobian_norm(model, test_x, max(1, batch_size // model.latent_dim))
+    with timer("jacobian"):  # exact per sample, on a fixed-seed subset as nll_iw
+        out.update(jacobian_figures(model, data.test.subset(settings.jacobian_images), len(data.test), batch_size))
     out["code_sparsity"] = metrics.code_sparsity(test_codes, float(settings.sparsity_threshold))
 
     for regularizer in experiment.regularizers:  # figures only a term gives meaning to (the VAE's bounds)
@@ -103,7 +105,7 @@ def evaluate_experiment(experiment: Experiment, settings: DictConfig) -> Evaluat
 
 
 def _downstream(
-    experiment: Experiment, settings: DictConfig, train: Split, test_x: Tensor, train_codes: np.ndarray | None,
+    experiment: Experiment, settings: DictConfig, spectrum: Spectrum, test_x: Tensor, train_codes: np.ndarray | None,
     test_codes: np.ndarray, seconds: dict[str, float],
 ) -> Downstream:
     """What the codes are good for (aecli.evaluation.downstream): the probes with every label and
@@ -111,7 +113,7 @@ def _downstream(
     data, model, likelihood = experiment.data, experiment.model, experiment.likelihood
     batch_size, result = experiment.eval_batch_size, Downstream()
     if data.test.labels is not None:
-        train_labels, test_labels = _numpy(train.labels), _numpy(data.test.labels)
+        train_labels, test_labels = _numpy(data.train.labels), _numpy(data.test.labels)
         max_iter = int(settings.probe.max_iter)
         with _timed(seconds, "probe_linear"):
             result.metrics["probe_linear_acc"] = metrics.linear_probe_accuracy(
@@ -133,7 +135,7 @@ def _downstream(
                 model, likelihood, experiment.regularizers, data.test, data.excluded_classes, settings, batch_size, result
             )
     with _timed(seconds, "ppca"):
-        ppca_baseline(train.x, test_x, model.latent_dim, likelihood, result)
+        ppca_baseline(spectrum, test_x, model.latent_dim, likelihood, result)
     if "ppca_nll" not in result.metrics:  # not applicable here: no time to report
         seconds.pop("ppca")
     return result
@@ -141,11 +143,23 @@ def _downstream(
 
 def mean_squared_jacobian_norm(model: Autoencoder, x: Tensor, batch_size: int) -> float:
     """Mean over the rows of `x` of ||d encode(x) / dx||_F^2 (exact, see aecli.models.jacobian)."""
+    return float(squared_jacobian_norms(model, x, batch_size).mean())
+
+
+def squared_jacobian_norms(model: Autoencoder, x: Tensor, batch_size: int) -> Tensor:
+    """||d encode(x) / dx||_F^2 of each row of `x`, float64 on the CPU, (N,)."""
     model.eval()
-    total = 0.0
-    for start in range(0, len(x), batch_size):
-        total += squared_jacobian_norm(model, x[start : start + batch_size]).sum().item()
-    return total / len(x)
+    return torch.cat([squared_jacobian_norm(model, x[start : start + batch_size]).double().cpu()
+                      for start in range(0, len(x), batch_size)])
+
+
+def jacobian_figures(model: Autoencoder, subset: Split, total: int, batch_size: int) -> dict[str, float]:
+    """jacobian_fro (the mean of the exact norms over `subset`, a fixed-seed draw of a split of `total`
+    samples), its standard error over that draw (0 when it is the whole split) and its size."""
+    norms = squared_jacobian_norms(model, subset.x, max(1, batch_size // model.latent_dim))
+    rows = len(norms)
+    se = 0.0 if rows == total or rows < 2 else float(norms.std() / math.sqrt(rows))
+    return {"jacobian_fro": float(norms.mean()), "jacobian_fro_se": se, "jacobian_fro_rows": float(rows)}
 
 
 def decoder_basis(model: Autoencoder) -> np.ndarray:

@@ -140,18 +140,13 @@ def vae_metrics(
     variance = means.var(0, correction=0) if len(split) > 1 else torch.zeros(model.latent_dim)
     figures["active_units"] = float((variance > ACTIVE_UNIT_THRESHOLD).sum().item())
     rows = len(split) if nll_iw_rows is None else min(int(nll_iw_rows), len(split))
-    subset = split if rows == len(split) else subset_of(split, rows)
+    subset = split.subset(rows)
     bounds, _ = per_sample_bounds(model, likelihood, subset, num_samples, batch_size)
     nll = bounds["nll_iw"].double()
     figures["nll_iw"] = nll.mean().item()
     figures["nll_iw_se"] = 0.0 if rows == len(split) or rows < 2 else (nll.std() / math.sqrt(rows)).item()
     figures["nll_iw_rows"] = float(rows)
     return figures
-
-
-def subset_of(split: Split, rows: int, seed: int = 0) -> Split:
-    """`rows` samples of `split` drawn without replacement by a fixed-seed generator, in order."""
-    return split.rows(torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:rows].sort().values)
 
 
 @torch.no_grad()

@@ -18,7 +18,7 @@ from conftest import events
 
 LINES = (*TINY, "tsne.enabled=false")  # mlp, 2-D code
 DAMPED_LINEAR = ("dataset=damped_oscillation", "model=linear", "model.latent_dim=3", *TINY, "tsne.enabled=false")
-EVERY_RUN = {"recon_mse", "recon_sse", "pca_recon_sse", "jacobian_fro", "code_sparsity"}
+EVERY_RUN = {"recon_mse", "recon_sse", "pca_recon_sse", "jacobian_fro", "jacobian_fro_se", "jacobian_fro_rows", "code_sparsity"}
 FACTORS = {"factor_corr", "mig"}
 LABELS = {"probe_linear_acc", "probe_knn_acc"}
 CONTINUOUS = {"ppca_nll"}  # a Gaussian likelihood: PPCA's likelihood is comparable

@@ -15,7 +15,7 @@ from aecli.errors import UserError
 from aecli.likelihoods import build_likelihood
 from aecli.models import Autoencoder, GaussianBottleneck, build_model
 from aecli.regularizers import build_regularizers
-from aecli.regularizers.vae import VAE, kl_per_dimension, per_sample_bounds, subset_of, vae_metrics
+from aecli.regularizers.vae import VAE, kl_per_dimension, per_sample_bounds, vae_metrics
 from aecli.engine.steps import loss_terms
 from conftest import REPO
 
@@ -211,7 +211,7 @@ def test_nll_iw_on_a_fixed_draw_of_samples_estimates_the_whole_splits_with_its_s
     assert part["nll_iw_rows"] == 300 and part["nll_iw_se"] > 0
     assert abs(part["nll_iw"] - whole["nll_iw"]) < 4 * part["nll_iw_se"]
     assert part["kl"] == pytest.approx(whole["kl"], rel=1e-6)  # elbo, kl, active units: on every sample
-    assert subset_of(data.train, 300).stored.equal(subset_of(data.train, 300).stored)  # a fixed draw
+    assert data.train.subset(300).stored.equal(data.train.subset(300).stored)  # a fixed draw
     assert vae_metrics(model, likelihood, data.train, 5, 1000, nll_iw_rows=10**6)["nll_iw_rows"] == len(data.train)
 
 
