@@ -21,7 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from aecli.results.entries import load_entries
-from aecli.results.page import _cpu_name, _duration, _load
+from aecli.engine.device import cpu_description
+from aecli.results.page import _duration, _load
 from aecli.results.runner import run_entry
 
 README_RUN = ["dataset=mnist", "dataset.train_size=20000", "trainer.epochs=20", "model.latent_dim=10"]
@@ -76,6 +77,7 @@ def draw_loss_curves(run_dir: Path, png: Path) -> None:
     for tag, colour in (("train/total", "tab:blue"), ("val/total", "tab:orange")):
         points = events.Scalars(tag)
         ax.plot([p.step for p in points], [p.value for p in points], color=colour, lw=1.6, marker="o", ms=3, label=tag)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (nats per image)")
     ax.set_title(f"{run_dir.name}: TensorBoard scalars train/total and val/total", fontsize=10)
@@ -102,7 +104,7 @@ def codes_next_to_pca(runs: Path, out: Path, data_root: str, threads: int) -> di
 
 def provenance_page(made: list[dict]) -> str:
     lines = ["# Figures", "", "Made by `python -m aecli.results.figures --data-root DATA` on "
-             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPU cores ({_cpu_name()}), no GPU.", ""]
+             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_description()}, no GPU.", ""]
     for entry in made:
         lines += [f"- {', '.join(entry['files'])}: `{entry['command']}`; {_duration(entry['seconds'])} for the whole "
                   f"command with {entry['threads']} torch thread(s); 1-minute load average {entry['load']}."]

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aecli.config import glossary
+from aecli.engine.device import cpu_description
 from aecli.results.entries import Entry, Metrics, describe, figure
 from aecli.results.runner import Outcome
 
@@ -55,7 +56,7 @@ def write_page(path: Path, entries: list[Entry], outcomes: dict[Key, Outcome], s
         command,
         "```",
         "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores ({_cpu_name()}), no GPU used. Time per run is "
+        f"Machine: {platform.platform()}, {cpu_description()}, no GPU used. Time per run is "
         f"the mean wall time of one seed's whole command (train, t-SNE, evaluate). The 1-minute load average "
         f"when each run started and ended ranged over {_load_range(runs)}: with {os.cpu_count()} cores, a load "
         f"above {os.cpu_count()} means the runs shared the cores with other work and took longer than on an idle "
@@ -151,16 +152,6 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _load() -> str:
