@@ -3,6 +3,8 @@ figures as mean ± sd over seeds and says on which seed a target was missed."""
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime, timezone
 
 import pytest
@@ -160,6 +162,10 @@ def test_a_run_is_reused_only_while_its_config_is_the_experiments_and_unedited(t
     assert first.status == "completed" and not first.reused and first.metrics["config_hash"]
     again = runner.run_entry(experiment, 0, runs, tmp_path / "figures", None, 1)
     assert again.status == "completed" and again.reused and again.metrics == first.metrics
+    metrics_path = runs / "linear_pca_lines" / "seed0" / "metrics.json"  # as an aecli before settings hashes wrote it
+    older = {k: v for k, v in json.loads(metrics_path.read_text()).items() if k not in ("settings_hash", "saved_settings_hash")}
+    metrics_path.write_text(json.dumps(older))
+    assert runner.run_entry(experiment, 0, runs, tmp_path / "figures", None, 1).reused  # by its exact config hash
 
     config = runs / "linear_pca_lines" / "seed0" / ".hydra" / "config.yaml"
     saved = yaml.safe_load(config.read_text())

@@ -42,6 +42,11 @@ def _finetune(cfg: DictConfig) -> tuple[Any, Any]:
             f"aecli finetune needs labelled data, but run {run.path} was trained on {run.cfg.dataset.name}, "
             f"which has no labels; pick a run on a labelled dataset such as mnist"
         )
+    if run.model.conditional:
+        raise UserError(
+            f"aecli finetune predicts the label from the encoder, but run {run.path} is a conditional VAE whose encoder "
+            f"takes the label as input (model.conditional=true); fine-tune a run trained without it"
+        )
 
     from torch.utils.tensorboard import SummaryWriter
 

@@ -16,7 +16,7 @@ from aecli.commands.user_errors import report_user_errors
 from aecli.config.compose import composed_defaults, group_choices, refuse_added_keys
 from aecli.runs.lock import hold_run_lock
 from aecli.runs.names import register_resolvers
-from aecli.runs.provenance import config_hash, made_by
+from aecli.runs.provenance import KEPT, hashes, made_by
 from aecli.runs.resume import after_write_failure, load_resume_checkpoint, resume_config
 from aecli.runs.store import FAILURE_KEYS, merge_metrics, read_metrics, save_config
 from aecli.runs.write_failures import run_folder_write_failures
@@ -45,13 +45,13 @@ def train(cfg: DictConfig, launch: Launch) -> float:
     started = time.perf_counter()
     resuming = cfg.get("resume") is not None
     cfg, run_dir = checked_config(cfg, launch)
-    composed = None if resuming else config_hash(cfg)  # what the run is composed of, before the options choose
+    composed = None if resuming else hashes(cfg)  # what the run is composed of, before the options choose
     # One writer per run folder (re-entrant: the Hydra app's guard already holds it), and a full
     # disk anywhere in the folder is one line (checkpoints say how much space they need).
     with hold_run_lock(run_dir, "train"), run_folder_write_failures(run_dir, lambda: after_write_failure(run_dir)):
         experiment, state, purge_step = build(cfg, run_dir, launch, resuming)
         made = made_by(experiment.cfg, composed, state.made_by)
-        state.made_by = {key: made[key] for key in ("config_hash", "saved_config_hash")}  # kept in last.pt
+        state.made_by = {key: made[key] for key in KEPT}  # kept in last.pt
         with quiet_writer_thread_failures(), SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step) as writer:
             try:
                 state = fit_run(experiment, run_dir, writer, state)
@@ -142,7 +142,7 @@ def fit_run(experiment: Any, run_dir: Path, writer: Any, state: Any) -> Any:
     def on_epoch_end(epoch: int) -> None:
         every = cfg.log.reconstructions_every
         if shown and ((every > 0 and epoch % every == 0) or epoch == final_epoch):
-            log_reconstructions(writer, exp.model, exp.likelihood, exp.data, exp.data.val.batch(slice(shown)), "reconstructions/val", epoch)
+            log_reconstructions(writer, exp.model, exp.likelihood, exp.data, exp.data.val, shown, "reconstructions/val", epoch)
 
     with GracefulStop() as stop:  # only while training: later, Ctrl-C interrupts at once
         if layerwise:

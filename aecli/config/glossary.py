@@ -4,7 +4,8 @@ prints it in its format; sweep summaries and both tables format numbers with `fo
 
 A phrase may name what it depends on in braces: the run's data and code ({dims}, {latent_dim},
 {pca_components}) or the evaluate settings ({knn_k}, {draws}, {mig_bins}, {threshold},
-{nll_iw_samples}; `settings_context`), so a configurable threshold is worded as it was set.
+{nll_iw_samples}; `settings_context`) and the run ({given}: a conditional VAE's bounds are
+given each sample's label), so a configurable threshold is worded as it was set.
 """
 
 from __future__ import annotations
@@ -45,13 +46,28 @@ METRICS: dict[str, Metric] = {
     "jacobian_fro_rows": Metric("test samples of the encoder Jacobian's norm", "test samples jacobian_fro averaged (evaluate jacobian_images)", "g"),
     "code_sparsity": Metric("fraction of code entries below {threshold}",
                             "fraction of code entries with |value| < {threshold}", ".2f"),
-    "elbo": Metric("ELBO (nats)", "evidence lower bound per sample (nats)", ".2f"),
-    "nll_iw": Metric("importance-weighted NLL (nats)", "importance-weighted negative log-likelihood, K = {nll_iw_samples} (nats)", ".2f"),
+    "elbo": Metric("ELBO (nats)", "evidence lower bound per sample (nats){given}", ".2f"),
+    "nll_iw": Metric("importance-weighted NLL (nats)",
+                     "importance-weighted negative log-likelihood, K = {nll_iw_samples} (nats){given}", ".2f"),
     "nll_iw_se": Metric("standard error of the importance-weighted NLL",
                         "standard error of nll_iw over the test samples it used (0: all of them)", ".2f"),
     "nll_iw_rows": Metric("test samples of the importance-weighted NLL", "test samples nll_iw averaged (evaluate nll_iw_images)", "g"),
     "kl": Metric("KL (nats)", "KL(q(z|x) || p(z)) per sample (nats)", ".2f"),
     "active_units": Metric("latents active", "latents whose posterior mean varies across the data", "g"),
+    "mutual_info": Metric("index-code mutual information (nats)",
+                          "the KL's part I(x; z): log q(z|x) - log q(z), q(z) over every test sample (nats)", ".2f"),
+    "total_correlation": Metric("total correlation (nats)",
+                                "the KL's part KL(q(z) || prod_d q(z_d)): how far the latents are from independent (nats)", ".3f"),
+    "dimwise_kl": Metric("dimension-wise KL (nats)", "the KL's part sum_d KL(q(z_d) || p(z_d)) (nats)", ".2f"),
+    "codebook_perplexity": Metric("codebook perplexity",
+                                  "exp(entropy of the test codes' use of each slot's codebook), mean over slots "
+                                  "(= the codebook size when all are used evenly)", ".1f"),
+    "codebook_usage": Metric("share of codes used", "share of the codebook vectors some test sample uses", "pct"),
+    "conditional_sample_acc": Metric("conditional samples read as their class",
+                                     "share of the decoded prior samples of each class that a logistic regression "
+                                     "fit on real training samples labels as that class", "pct"),
+    "conditional_classifier_acc": Metric("that classifier on real test samples",
+                                         "the same logistic regression's accuracy on the real test split", "pct"),
     "test_loss": Metric("test loss (negative ELBO, nats per image)", "the training objective on the test split (nats per sample)", ".2f"),
     "factors": Metric("the weakest factor's |Spearman r| on its own latent",
                       "the weakest factor's |Spearman r| on the latent most correlated with it (0: two factors share one)", ".2f"),
@@ -91,7 +107,7 @@ def fmt(name: str) -> str:
 def settings_context(settings: Any) -> dict[str, Any]:
     """What the phrases may name of the evaluate settings (aecli evaluate's config)."""
     return {"knn_k": settings.probe.knn_k, "draws": settings.probe.draws, "mig_bins": settings.mig_bins,
-            "threshold": settings.sparsity_threshold, "nll_iw_samples": settings.nll_iw_samples}
+            "threshold": settings.sparsity_threshold, "nll_iw_samples": settings.nll_iw_samples, "given": ""}
 
 
 def value_text(value: Any, spec: str) -> str:

@@ -90,6 +90,19 @@ class Split:
         for start in range(0, len(self), batch_size):
             yield self.batch(slice(start, start + batch_size))
 
+    def labelled_batches(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor | None]]:
+        """`batches` with each batch's labels on the compute device (None for unlabelled data)."""
+        for start in range(0, len(self), batch_size):
+            index = slice(start, start + batch_size)
+            yield self.batch(index), self.batch_labels(index)
+
+    def batch_labels(self, index: slice | Tensor) -> Tensor | None:
+        """The labels at `index`, on the compute device; None for unlabelled data."""
+        if self.labels is None:
+            return None
+        rows = self.labels[index] if isinstance(index, slice) else self.labels[index.to(self.labels.device)]
+        return rows.to(self.compute_device, non_blocking=True)
+
     @property
     def x(self) -> Tensor:
         """The whole split as float on the compute device (a copy for uint8 or streamed
@@ -138,6 +151,15 @@ class Dataset:
     @property
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.train.stored.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        """The number of label values (a conditional model's one-hot width): the named classes, or
+        the largest label of any split + 1; 0 for unlabelled data."""
+        if self.train.labels is None:
+            return 0
+        largest = max(int(s.labels.max()) for s in (self.train, self.val, self.test) if s.labels is not None and len(s.labels))
+        return max(len(self.class_names), largest + 1)
 
     def training_batch(self, x: Tensor) -> Tensor:
         """Turn a float batch of stored training samples into the batch the model sees (identity here)."""

@@ -114,7 +114,8 @@ def _likelihood_and_model(
     outputs = {candidate.outputs_per_dim for candidate in candidates}
     if len(outputs) != 1:  # one model serves every candidate of a choice
         raise RuntimeError(f"the candidates of likelihood={cfg.likelihood.name} differ in outputs per dimension")
-    model = build_model(cfg.model, data.sample_shape, outputs.pop(), bottleneck_for(regularizers, int(cfg.model.latent_dim)))
+    model = build_model(cfg.model, data.sample_shape, outputs.pop(), bottleneck_for(regularizers, int(cfg.model.latent_dim)),
+                        data.num_classes)
     chosen = next((i for i, candidate in enumerate(candidates) if candidate.accepts(data, model)), len(candidates) - 1)
     likelihood = candidates[chosen]
     likelihood.check(data, model)  # none accepts: the (last) refusal, as one line

@@ -131,7 +131,8 @@ def train_epoch(
         regularizer.start_epoch(epoch)
     running = RunningTerms(position.sums)
     for step, index in position.batches(len(data.train), int(trainer.batch_size), data.train.compute_device):
-        terms = step_loss(data.training_batch(data.train.batch(index)))  # forward and loss
+        labels = data.train.batch_labels(index) if model.conditional else None
+        terms = step_loss(data.training_batch(data.train.batch(index)), labels)  # forward and loss
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         if trainer.grad_clip is not None:
@@ -160,8 +161,9 @@ def log_epoch(
     writer.add_scalar("time/epoch_seconds", seconds, epoch)
     writer.add_scalar("optim/lr", exp.optimizer.param_groups[0]["lr"], epoch)
     epochs = exp.cfg.trainer.epochs
+    shown = "".join(f"  val_{key} {val[key]:.4g}" for r in exp.regularizers for key in r.on_screen if key in val)
     log.info(
-        "epoch %*d/%d  train %.4f  val %.4f  val_sse %.4f  %.2fs%s",
-        len(str(epochs)), epoch, epochs, train["total"], val["total"], val["recon_sse"], seconds,
+        "epoch %*d/%d  train %.4f  val %.4f  val_sse %.4f%s  %.2fs%s",
+        len(str(epochs)), epoch, epochs, train["total"], val["total"], val["recon_sse"], shown, seconds,
         "  (best)" if improved else "",
     )

@@ -28,7 +28,7 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 log = logging.getLogger("aecli")
 
-StepLoss = Callable[[Tensor], dict[str, Tensor]]
+StepLoss = Callable[[Tensor, "Tensor | None"], dict[str, Tensor]]
 
 
 def build_optimizer(model: torch.nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
@@ -49,7 +49,7 @@ def _fused_available(model: torch.nn.Module) -> bool:
 
 
 def make_step_loss(model: Autoencoder, likelihood: Likelihood, regularizers: list[Regularizer], trainer: DictConfig) -> StepLoss:
-    """A training batch -> its loss terms (see `loss_terms`), under bf16 autocast when
+    """A training batch (and its labels, for a conditional model) -> its loss terms (see `loss_terms`), under bf16 autocast when
     `trainer.precision=bf16` and compiled with torch.compile when `trainer.compile=true`."""
     dtype = PRECISIONS[trainer.precision]
     device_type = next(model.parameters()).device.type
@@ -57,11 +57,11 @@ def make_step_loss(model: Autoencoder, likelihood: Likelihood, regularizers: lis
         log.warning("trainer.precision=bf16 on a CPU without bf16 instructions (AVX512-BF16 or AMX): "
                     "expect it several times slower than fp32 (docs/performance.md, bf16)")
 
-    def step_loss(x: Tensor) -> dict[str, Tensor]:
+    def step_loss(x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
         if dtype is None:  # fp32: no autocast context at all
-            return loss_terms(model, likelihood, regularizers, x)[0]
+            return loss_terms(model, likelihood, regularizers, x, y)[0]
         with torch.autocast(device_type, dtype=dtype):
-            return loss_terms(model, likelihood, regularizers, x)[0]
+            return loss_terms(model, likelihood, regularizers, x, y)[0]
 
     return _compiled(step_loss, device_type) if trainer.compile else step_loss
 
@@ -74,9 +74,9 @@ def _compiled(step_loss: StepLoss, device_type: str) -> StepLoss:
     compiled = torch.compile(step_loss)
     failure = compiler_failure_type()
 
-    def call(x: Tensor) -> dict[str, Tensor]:
+    def call(x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
         try:
-            return compiled(x)
+            return compiled(x, y)
         except failure as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UserError(f"trainer.compile=true failed to compile the training step ({reason}); {advice}") from None

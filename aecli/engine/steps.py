@@ -22,6 +22,7 @@ def loss_terms(
     likelihood: Likelihood,
     regularizers: list[Regularizer],
     x: Tensor,
+    y: Tensor | None = None,
     corrupt: bool = True,
 ) -> tuple[dict[str, Tensor], Forward]:
     """Named loss terms for one batch, each averaged over the batch; "total" is their sum.
@@ -32,10 +33,11 @@ def loss_terms(
     coding's `l1`) and each regularizer's penalties follow under their own names.
     After "total" come figures logged like the terms but never optimized: "recon_sse" (the squared
     error of the decoder's mean against the clean `x`, per sample) and the model's and regularizers'
-    diagnostics (e.g. the VAE's KL per latent).
+    diagnostics (e.g. the VAE's KL per latent). `y`: the batch's labels, which a conditional model
+    takes (every other ignores them).
     """
     x_in = corrupted(regularizers, x) if corrupt else x
-    forward = model(x_in)
+    forward = model(x_in, y)
     terms = {"recon": likelihood.nll(forward.output, x).mean(), **model.penalty(x_in, forward)}
     for regularizer in regularizers:
         terms.update(regularizer.penalty(model, x_in, forward))
@@ -83,8 +85,8 @@ def evaluate_split(
     sums: dict[str, Tensor] = {}
     draws = seeded_draws(corruption_seed) if corrupt else nullcontext()
     with torch.no_grad(), torch.inference_mode(inference), draws:
-        for x in split.batches(batch_size):
-            terms, _ = loss_terms(model, likelihood, regularizers, x, corrupt=corrupt)
+        for x, y in split.labelled_batches(batch_size):
+            terms, _ = loss_terms(model, likelihood, regularizers, x, y, corrupt=corrupt)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0) + value * len(x)
         means = (torch.stack([value.float() for value in sums.values()]) / len(split)).tolist()  # one host sync
@@ -95,14 +97,15 @@ def evaluate_split(
 def encode_split(model: Autoencoder, split: Split, batch_size: int) -> Tensor:
     """The deterministic codes (the VAE's posterior mean) of a whole split, (N, latent_dim)."""
     model.eval()
-    return torch.cat([model.encode(x) for x in split.batches(batch_size)])
+    return torch.cat([model.encode(x, y) for x, y in split.labelled_batches(batch_size)])
 
 
 @torch.inference_mode()
-def reconstruct(model: Autoencoder, likelihood: Likelihood, x: Tensor) -> Tensor:
-    """The decoder's mean for the deterministic code of `x` (the posterior mean for a VAE)."""
+def reconstruct(model: Autoencoder, likelihood: Likelihood, x: Tensor, y: Tensor | None = None) -> Tensor:
+    """The decoder's mean for the deterministic code of `x` (the posterior mean for a VAE); a
+    conditional model's labels `y` go to both halves."""
     model.eval()
-    return likelihood.mean(model.decode(model.encode(x), x))
+    return likelihood.mean(model.decode(model.encode(x, y), x, y))
 
 
 @torch.inference_mode()
@@ -111,7 +114,7 @@ def reconstruction_nll(model: Autoencoder, likelihood: Likelihood, split: Split,
     likelihood's negative log-likelihood, nats per sample, (N,)."""
     model.eval()
     return torch.cat([
-        likelihood.nll(model.decode(model.encode(x), x), x) for x in split.batches(batch_size)
+        likelihood.nll(model.decode(model.encode(x, y), x, y), x) for x, y in split.labelled_batches(batch_size)
     ])
 
 
@@ -119,6 +122,6 @@ def reconstruction_sse(model: Autoencoder, likelihood: Likelihood, split: Split,
     """Squared error between each sample and `reconstruct` of it, summed over the data
     dimensions, averaged over the split."""
     total = 0.0
-    for x in split.batches(batch_size):
-        total += squared_error(reconstruct(model, likelihood, x), x).sum().item()
+    for x, y in split.labelled_batches(batch_size):
+        total += squared_error(reconstruct(model, likelihood, x, y), x).sum().item()
     return total / len(split)

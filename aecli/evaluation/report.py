@@ -16,7 +16,9 @@ def metric_context(experiment: Experiment, settings: DictConfig) -> dict:
     """What the glossary's phrases name for this run: its data and code sizes and the evaluate settings."""
     dims = int(np.prod(experiment.data.sample_shape))
     latent_dim = experiment.model.latent_dim
-    return {"dims": dims, "latent_dim": latent_dim, "pca_components": min(latent_dim, dims), **glossary.settings_context(settings)}
+    given = ", given each sample's true label" if experiment.model.conditional else ""
+    return {"dims": dims, "latent_dim": latent_dim, "pca_components": min(latent_dim, dims),
+            **glossary.settings_context(settings), "given": given}
 
 
 def format_report(title: str, experiment: Experiment, evaluation: Evaluation, settings: DictConfig) -> str:

@@ -3,7 +3,8 @@
 Which metrics apply follows from the run: labelled data get the probes (with every label and
 with a few), a run with classes left out of training its anomaly AUROC, continuous data the
 PPCA likelihood baseline, data with known generating factors factor correlations and MIG,
-VAE runs their bounds, linear models their angle to PCA. Codes are always the deterministic code (`model.encode`, the VAE mean).
+VAE runs their bounds (a conditional VAE's given each label, and how well its samples show their
+class: aecli.evaluation.conditional), VQ-VAEs their codebook use, linear models their angle to PCA. Codes are always the deterministic code (`model.encode`, the VAE mean).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aecli.data import Split
 from aecli.engine.experiment import Experiment
 from aecli.engine.steps import encode_split, reconstruction_sse
 from aecli.evaluation import metrics
+from aecli.evaluation.conditional import conditional_sample_figures
 from aecli.evaluation.downstream import Anomaly, Downstream, detect_anomalies, label_budget_probes, ppca_baseline
 from aecli.evaluation.spectrum import Spectrum, cached_spectrum
 from aecli.models import Autoencoder
@@ -101,6 +103,9 @@ def evaluate_experiment(experiment: Experiment, settings: DictConfig) -> Evaluat
         if figures:
             out.update(figures)
             result.seconds[regularizer.name] = time.perf_counter() - started
+    if model.conditional and model.variational:  # do its samples show their class?
+        with timer("conditional"):
+            out.update(conditional_sample_figures(model, likelihood, data, experiment.seed, batch_size))
     return result
 
 
@@ -141,22 +146,26 @@ def _downstream(
     return result
 
 
-def mean_squared_jacobian_norm(model: Autoencoder, x: Tensor, batch_size: int) -> float:
+def mean_squared_jacobian_norm(model: Autoencoder, x: Tensor, batch_size: int, y: Tensor | None = None) -> float:
     """Mean over the rows of `x` of ||d encode(x) / dx||_F^2 (exact, see aecli.models.jacobian)."""
-    return float(squared_jacobian_norms(model, x, batch_size).mean())
+    return float(squared_jacobian_norms(model, x, batch_size, y).mean())
 
 
-def squared_jacobian_norms(model: Autoencoder, x: Tensor, batch_size: int) -> Tensor:
-    """||d encode(x) / dx||_F^2 of each row of `x`, float64 on the CPU, (N,)."""
+def squared_jacobian_norms(model: Autoencoder, x: Tensor, batch_size: int, y: Tensor | None = None) -> Tensor:
+    """||d encode(x) / dx||_F^2 of each row of `x` (at labels `y` for a conditional model), float64
+    on the CPU, (N,)."""
     model.eval()
-    return torch.cat([squared_jacobian_norm(model, x[start : start + batch_size]).double().cpu()
-                      for start in range(0, len(x), batch_size)])
+    return torch.cat([
+        squared_jacobian_norm(model, x[start : start + batch_size], y=None if y is None else y[start : start + batch_size]).double().cpu()
+        for start in range(0, len(x), batch_size)
+    ])
 
 
 def jacobian_figures(model: Autoencoder, subset: Split, total: int, batch_size: int) -> dict[str, float]:
     """jacobian_fro (the mean of the exact norms over `subset`, a fixed-seed draw of a split of `total`
     samples), its standard error over that draw (0 when it is the whole split) and its size."""
-    norms = squared_jacobian_norms(model, subset.x, max(1, batch_size // model.latent_dim))
+    labels = subset.batch_labels(slice(None)) if model.conditional else None
+    norms = squared_jacobian_norms(model, subset.x, max(1, batch_size // model.latent_dim), labels)
     rows = len(norms)
     se = 0.0 if rows == total or rows < 2 else float(norms.std() / math.sqrt(rows))
     return {"jacobian_fro": float(norms.mean()), "jacobian_fro_se": se, "jacobian_fro_rows": float(rows)}

@@ -39,11 +39,13 @@ class Forward:
     output: the decoder's output (the likelihood's parameters).
     stats: anything else a regularizer may need from the pass: empty for a plain
         bottleneck, `mean` and `logvar` of q(z|x) (each (B, latent_dim)) for a Gaussian one.
+    labels: the class labels a conditional model was given (B,), else None.
     """
 
     code: Tensor
     output: Tensor
     stats: dict[str, Tensor] = field(default_factory=dict)
+    labels: Tensor | None = None
 
 
 class Autoencoder(nn.Module):
@@ -59,6 +61,9 @@ class Autoencoder(nn.Module):
     that look at hidden units). input_gain: the decoder's output is a per-dimension gain
     in (0, 1) applied to the encoder's input (a skip connection, used by denoising
     autoencoders whose best output is the noisy input rescaled pixel by pixel).
+
+    A conditional model (`make_conditional`, model.conditional=true) also takes each sample's
+    class label `y` (B,) in encode, decode and forward; any other model ignores `y`.
     """
 
     def __init__(
@@ -84,6 +89,24 @@ class Autoencoder(nn.Module):
         if input_gain and outputs_per_dim != 1:
             raise UserError("model.input_gain=true needs one decoder output per data dimension; set it to false")
         self.input_gain = input_gain
+        self.classes = 0  # > 0: conditional on a label of that many classes
+
+    def make_conditional(self, classes: int) -> None:
+        """Feed the one-hot class label to the encoder and the decoder (aecli.models.conditional)."""
+        from aecli.models.conditional import LabelledSequential
+
+        if not isinstance(self.encoder, nn.Sequential) or not isinstance(self.decoder, nn.Sequential):
+            raise UserError(f"model.conditional=true is for model=mlp and model=conv, not {type(self).__name__}")
+        self.encoder, self.decoder = LabelledSequential(self.encoder, classes), LabelledSequential(self.decoder, classes)
+        self.classes = classes
+
+    @property
+    def conditional(self) -> bool:
+        return self.classes > 0
+
+    def encoded(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """The encoder's output for `x` (and a conditional model's labels `y`), before the code layer."""
+        return self.encoder(x, y) if self.classes else self.encoder(x)
 
     @property
     def variational(self) -> bool:
@@ -126,23 +149,25 @@ class Autoencoder(nn.Module):
         there is nothing to draw."""
         return None
 
-    def encode(self, x: Tensor) -> Tensor:
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The deterministic code of `x`, (B, latent_dim): what plots and probes use
         (the posterior mean for a Gaussian bottleneck)."""
-        return self.bottleneck.mean(self.encoder(x))
+        return self.bottleneck.mean(self.encoded(x, y))
 
-    def decode(self, code: Tensor, x: Tensor | None = None) -> Tensor:
-        """The decoder's output for `code`; an input-gain decoder also needs the encoder's input `x`."""
-        output = self.decoder(code).reshape(code.shape[0], *self._output_shape)
+    def decode(self, code: Tensor, x: Tensor | None = None, y: Tensor | None = None) -> Tensor:
+        """The decoder's output for `code`; an input-gain decoder also needs the encoder's input `x`,
+        a conditional one the labels `y`."""
+        output = self.decoder(code, y) if self.classes else self.decoder(code)
+        output = output.reshape(code.shape[0], *self._output_shape)
         if self.input_gain:
             if x is None:
                 raise ValueError("an input-gain decoder rescales the input: pass x to decode")
             output = torch.sigmoid(output) * x
         return output
 
-    def forward(self, x: Tensor) -> Forward:
-        code, stats = self.bottleneck(self.encoder(x))
-        return Forward(code=code, output=self.decode(code, x), stats=stats)
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Forward:
+        code, stats = self.bottleneck(self.encoded(x, y))
+        return Forward(code=code, output=self.decode(code, x, y), stats=stats, labels=y if self.classes else None)
 
     # Hooks for a model family that brings its own objective (sparse coding); no-ops here.
 

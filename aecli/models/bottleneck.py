@@ -22,6 +22,7 @@ class Bottleneck(nn.Module):
     outputs_per_latent: int = 1
     variational: bool = False
     label: str = "plain"  # how the start line names the code layer
+    no_prior: str = "its code is deterministic"  # why there are no prior samples (None from sample_prior)
 
     def forward(self, h: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """The code the decoder sees during a pass, and statistics for regularizers."""
@@ -33,6 +34,10 @@ class Bottleneck(nn.Module):
 
     def sample_prior(self, count: int, latent_dim: int, generator: torch.Generator) -> Tensor | None:
         """`count` codes drawn from the prior (on the CPU), or None: a plain code has no prior."""
+        return None
+
+    def indices(self, h: Tensor) -> Tensor | None:
+        """A discrete code's indices for the encoder's output `h` ((B, slots) int64), or None."""
         return None
 
 

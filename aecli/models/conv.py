@@ -38,6 +38,7 @@ SETTINGS = {
     "code_activation": Choice(*ACTIVATIONS, nullable=True, old=None),
     "tied_weights": Bool(),
     "input_gain": Bool(old=False),
+    "conditional": Bool(old=False),
 }
 
 

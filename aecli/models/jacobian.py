@@ -18,8 +18,9 @@ from aecli.models.base import Autoencoder
 
 
 def squared_jacobian_norm(model: Autoencoder, x: Tensor, create_graph: bool = False,
-                          projections: int | None = None) -> Tensor:
-    """Per-sample ||J(x)||_F^2 of `model.encode` at each row of `x`, shape (B,).
+                          projections: int | None = None, y: Tensor | None = None) -> Tensor:
+    """Per-sample ||J(x)||_F^2 of `model.encode` at each row of `x`, shape (B,) (a conditional
+    model's at its labels `y`).
 
     create_graph: keep the graph so the result can be differentiated (training penalties).
     projections: None for the exact norm; n for the unbiased random-projection estimate
@@ -32,33 +33,38 @@ def squared_jacobian_norm(model: Autoencoder, x: Tensor, create_graph: bool = Fa
         closed_form = model.squared_jacobian_norm(x)
         if closed_form is not None:
             return closed_form
-    sigmoid_layer = _single_sigmoid_layer(model.encoder)
+    sigmoid_layer = None if model.conditional else _single_sigmoid_layer(model.encoder)
     if sigmoid_layer is not None:  # a closed form beats any estimate
         return _sigmoid_layer_norm(sigmoid_layer, x.flatten(1))
     if projections is not None:
         def gaussian(code: Tensor) -> Tensor:  # v ~ N(0, I): ||J||_F^2 is the mean of ||v^T J||^2
             return torch.randn(int(projections), *code.shape, dtype=code.dtype, device=code.device)
 
-        return _squared_vjp_norms(model, x, create_graph, gaussian).mean(0)
+        return _squared_vjp_norms(model, x, y, create_graph, gaussian).mean(0)
 
     def basis(code: Tensor) -> Tensor:  # row j of every sample's Jacobian: the gradient of sum_b code[b, j]
         eye = torch.eye(code.shape[1], dtype=code.dtype, device=code.device)
         return eye[:, None, :].expand(code.shape[1], *code.shape)
 
-    return _squared_vjp_norms(model, x, create_graph, basis).sum(0)
+    return _squared_vjp_norms(model, x, y, create_graph, basis).sum(0)
 
 
 def _squared_vjp_norms(
-    model: Autoencoder, x: Tensor, create_graph: bool, directions: Callable[[Tensor], Tensor]
+    model: Autoencoder, x: Tensor, y: Tensor | None, create_graph: bool, directions: Callable[[Tensor], Tensor]
 ) -> Tensor:
     """||v^T J(x)||^2 for each direction v of `directions(code)` (n, B, latent_dim) and each
     sample, shape (n, B): n vector-Jacobian products run together (`is_grads_batched`)."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
-        code = model.encode(x)
+        code = model.encode(x, y)
+        vectors = directions(code)
+        if not code.requires_grad:  # a code piecewise constant in x (a VQ-VAE's): its Jacobian is zero
+            return x.new_zeros(len(vectors), len(x))
         (rows,) = torch.autograd.grad(
-            code, x, grad_outputs=directions(code), is_grads_batched=True, create_graph=create_graph
+            code, x, grad_outputs=vectors, is_grads_batched=True, create_graph=create_graph, allow_unused=True
         )
+    if rows is None:  # the code depends on x only through a step function (a VQ-VAE's snapping)
+        return x.new_zeros(len(vectors), len(x))
     return rows.pow(2).flatten(2).sum(2)
 
 

@@ -113,7 +113,7 @@ class MLPAutoencoder(Autoencoder):
 
     @property
     def is_linear(self) -> bool:
-        return self._affine
+        return self._affine and not self.conditional
 
     def filters(self) -> tuple[str, Tensor]:
         """The first layer's weight rows, one per unit, in the data's shape: what each unit of the
@@ -128,6 +128,9 @@ class MLPAutoencoder(Autoencoder):
         of layer k - 1, so training a stage trains those layers of the full network in place."""
         if self.variational:
             raise UserError("trainer.pretrain=layerwise cannot stack a VAE; drop vae from regularizer")
+        if self.conditional:
+            raise UserError("trainer.pretrain=layerwise trains each layer alone, without the class label of "
+                            "model.conditional=true; set model.conditional=false")
         groups: list[list[nn.Module]] = []
         if any(isinstance(m, nn.BatchNorm1d) for m in self.decoder):
             raise UserError("trainer.pretrain=layerwise trains each layer alone, without the decoder's batch norm of "
@@ -178,6 +181,7 @@ SETTINGS = {
     "input_gain": Bool(old=False),
     "normalize_input": Bool(old=False),
     "batch_norm": Bool(old=False),
+    "conditional": Bool(old=False),
 }
 
 

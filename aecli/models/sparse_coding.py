@@ -175,7 +175,7 @@ class SparseCoding(Autoencoder):
         weight = self.decoder.weight
         weight.div_(weight.norm(dim=0, keepdim=True).clamp_min(1e-12))
 
-    def forward(self, x: Tensor) -> Forward:
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Forward:
         codes = self.inference(x)
         stats = {"predicted": self.encoder(x)} if self.predictive else {}
         return Forward(code=codes, output=self.decode(codes), stats=stats)

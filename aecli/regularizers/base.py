@@ -25,6 +25,7 @@ class Regularizer:
     bottleneck: type[Bottleneck] | None = None  # the code layer this term needs (a VAE's KL needs a Gaussian one)
     code_activation: str | None = None  # the code activation this term needs (sparse_kl: sigmoid); brought when the model's is null
     corrupts_input: bool = False  # True: `corrupt` changes the input, so validation applies it too (a seeded draw)
+    on_screen: tuple[str, ...] = ()  # diagnostics the epoch line prints beside the losses (the VQ's codebook perplexity)
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg

@@ -24,7 +24,8 @@ class Contractive(Regularizer):
         self.projections = None if cfg.projections is None else int(cfg.projections)
 
     def penalty(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
-        norms = squared_jacobian_norm(model, x, create_graph=torch.is_grad_enabled(), projections=self.projections)
+        norms = squared_jacobian_norm(model, x, create_graph=torch.is_grad_enabled(), projections=self.projections,
+                                      y=forward.labels)
         return {self.name: self.weight * norms.mean()}
 
 

@@ -30,12 +30,15 @@ from aecli.models import Autoencoder, Forward, GaussianBottleneck, MixturePriorB
 from aecli.models.bottleneck import kl_per_dimension, log_normal
 from aecli.regularizers import REGULARIZERS
 from aecli.regularizers.base import Regularizer
+from aecli.regularizers.total_correlation import ESTIMATORS, decomposition, kl_parts
 
 SETTINGS = {
     "beta": Float(min=0, min_open=True, requirement="be a number > 0 (beta = 1 is the plain VAE)"),
     "warmup_epochs": Int(min=0),
     "prior": Choice("normal", "mixture", old="normal"),
     "prior_components": Int(min=1, old=10),
+    "tc_weight": Float(min=0, nullable=True, old=None, requirement="be a number >= 0 (beta-TCVAE's total-correlation weight) or null (the plain KL)"),
+    "tc_estimator": Choice(*ESTIMATORS, old="mws"),
 }
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active when Cov_x(E_q[z]) > 0.01
@@ -60,6 +63,12 @@ class VAE(Regularizer):
         self.warmup_epochs = int(cfg.warmup_epochs)
         self.prior = str(cfg.prior)
         self.prior_components = int(cfg.prior_components)
+        self.tc_weight = None if cfg.tc_weight is None else float(cfg.tc_weight)
+        self.tc_estimator = str(cfg.tc_estimator)
+        if self.tc_weight is not None and self.prior != "normal":
+            raise UserError("regularizer.vae.tc_weight splits the KL by latent, which needs a prior that factorizes over "
+                            "them; use regularizer.vae.prior=normal")
+        self.dataset_size = 1  # the training samples N of beta-TCVAE's estimates, known at `check`
         self.start_epoch(1)
 
     def make_bottleneck(self, latent_dim: int) -> GaussianBottleneck:
@@ -72,8 +81,13 @@ class VAE(Regularizer):
         self.train_weight = self.beta * ramp
 
     def penalty(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
-        kl = model.bottleneck.kl(forward.stats["mean"], forward.stats["logvar"], forward.code).mean()
         weight = self.train_weight if model.training else self.beta
+        if self.tc_weight is not None:  # beta-TCVAE: the KL's three parts (aecli.regularizers.total_correlation)
+            parts = kl_parts(forward.code, forward.stats["mean"], forward.stats["logvar"], self.dataset_size, self.tc_estimator)
+            tc = self.tc_weight * weight / self.beta
+            return {"kl_mutual_info": weight * parts["mutual_info"].mean(), "kl_total_correlation": tc * parts["total_correlation"].mean(),
+                    "kl_dimwise": weight * parts["dimwise_kl"].mean()}
+        kl = model.bottleneck.kl(forward.stats["mean"], forward.stats["logvar"], forward.code).mean()
         return {"kl": weight * kl}
 
     def diagnostics(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
@@ -85,6 +99,7 @@ class VAE(Regularizer):
     def check(self, model: Autoencoder, data: Dataset) -> None:
         if not model.variational:  # the model was built without the Gaussian code layer this term declares
             raise RuntimeError("regularizer=vae on a model without a Gaussian bottleneck")
+        self.dataset_size = len(data.train)
         if model.input_gain:
             raise UserError(
                 "regularizer=vae decodes codes without an input (prior samples, traversals, nll_iw); "
@@ -93,10 +108,14 @@ class VAE(Regularizer):
 
     def evaluate(self, model: Autoencoder, likelihood: Likelihood, split: Split, settings: Any, batch_size: int) -> dict[str, float]:
         """elbo, kl and active_units on the split; nll_iw (K = settings.nll_iw_samples importance
-        samples) on settings.nll_iw_images of its samples (null: all)."""
+        samples) on settings.nll_iw_images of its samples (null: all); with the N(0, I) prior the
+        KL's mutual_info, total_correlation and dimwise_kl (aecli.regularizers.total_correlation)."""
         images = settings.nll_iw_images
-        return vae_metrics(model, likelihood, split, num_samples=int(settings.nll_iw_samples), batch_size=batch_size,
-                           nll_iw_rows=None if images is None else int(images))
+        figures = vae_metrics(model, likelihood, split, num_samples=int(settings.nll_iw_samples), batch_size=batch_size,
+                              nll_iw_rows=None if images is None else int(images))
+        if self.prior == "normal":  # the KL's three parts (beta-TCVAE's split), for any VAE with a factorized prior
+            figures.update(decomposition(model, split, batch_size))
+        return figures
 
     def anomaly_scores(
         self, model: Autoencoder, likelihood: Likelihood, split: Split, settings: Any, batch_size: int
@@ -163,10 +182,10 @@ def per_sample_bounds(
     rows = max(1, batch_size // num_samples)  # samples per chunk, so rows * K pairs fit in one batch
     parts: dict[str, list[Tensor]] = {"elbo": [], "nll_iw": [], "kl": []}
     means = []
-    for x in split.batches(rows):
-        stats = model(x).stats
+    for x, y in split.labelled_batches(rows):  # a conditional model's bounds are conditioned on each true label
+        stats = model(x, y).stats
         mean, logvar = stats["mean"], stats["logvar"]
-        log_px, log_w = _log_weights(model, likelihood, x, mean, logvar, num_samples, batch_size)
+        log_px, log_w = _log_weights(model, likelihood, x, mean, logvar, num_samples, batch_size, y if model.conditional else None)
         # log p(x|z) - log w = log q(z|x) - log p(z): the KL's Monte Carlo estimate where it has no closed form.
         kl = model.bottleneck.kl(mean, logvar, mean) if model.bottleneck.closed_form_kl else (log_px - log_w).mean(0)
         parts["elbo"].append(log_px.mean(0) - kl)
@@ -178,9 +197,10 @@ def per_sample_bounds(
 
 def _log_weights(
     model: Autoencoder, likelihood: Likelihood, x: Tensor, mean: Tensor, logvar: Tensor, num_samples: int,
-    batch_size: int,
+    batch_size: int, y: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """log p(x|z_k) and log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for K draws, each (K, B)."""
+    """log p(x|z_k) and log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for K draws, each (K, B)
+    (with a conditional model's labels `y`: p(x|z_k, y) and q(z_k|x, y))."""
     rows, latent_dim = mean.shape
     per_call = max(1, batch_size // rows)
     log_px, log_w = [], []
@@ -189,7 +209,8 @@ def _log_weights(
         eps = torch.randn(draws, rows, latent_dim, device=mean.device, dtype=mean.dtype)
         z = mean + torch.exp(0.5 * logvar) * eps
         targets = x.unsqueeze(0).expand(draws, *x.shape).reshape(draws * rows, *x.shape[1:])
-        log_p = -likelihood.nll(model.decode(z.reshape(draws * rows, latent_dim)), targets).reshape(draws, rows)
+        labels = None if y is None else y.repeat(draws)
+        log_p = -likelihood.nll(model.decode(z.reshape(draws * rows, latent_dim), y=labels), targets).reshape(draws, rows)
         log_prior_over_q = model.bottleneck.log_prior(z) - log_normal(z, mean, logvar).sum(-1)
         log_px.append(log_p)
         log_w.append(log_p + log_prior_over_q)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aecli.report.filters import log_filters
-from aecli.report.generative import log_generative_pictures
+from aecli.report.generative import log_codebook_pictures, log_generative_pictures
 from aecli.report.latents import latent_plot
 from aecli.report.pictures import PictureFiles
 from aecli.report.reconstructions import log_reconstructions
@@ -25,9 +25,9 @@ def final_pictures(experiment: Any, writer: Any, run_dir: Path, step: int) -> di
     files = PictureFiles(run_dir, run_dir.name)
     shown = min(cfg.log.num_reconstructions, len(exp.data.val), len(exp.data.test))
     if shown:
-        test = exp.data.test.batch(slice(shown))
-        log_reconstructions(writer, exp.model, exp.likelihood, exp.data, test, "reconstructions/test", step, files)
+        log_reconstructions(writer, exp.model, exp.likelihood, exp.data, exp.data.test, shown, "reconstructions/test", step, files)
     log_generative_pictures(writer, exp.model, exp.likelihood, exp.data, cfg.log, step, files)
+    log_codebook_pictures(writer, exp.model, exp.likelihood, exp.data, step, files)
     log_filters(writer, exp.model, exp.data, step)
     if not cfg.tsne.enabled:
         return {}

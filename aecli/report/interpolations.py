@@ -77,10 +77,12 @@ def interpolation_picture(
     path = slerp_codes if method == "slerp" else interpolate_codes
     rows = []
     for a, b in ends:
-        x = data.test.batch(torch.tensor([int(a), int(b)]))
-        codes = model.encode(x).double().cpu().numpy()
+        index = torch.tensor([int(a), int(b)])
+        x, y = data.test.batch(index), data.test.batch_labels(index)
+        codes = model.encode(x, y).double().cpu().numpy()
         z = torch.as_tensor(path(codes[0], codes[1], steps), dtype=x.dtype, device=x.device)
-        rows.append((x, likelihood.mean(model.decode(z))))
+        labels = None if y is None else y[:1].expand(len(z))  # a conditional model decodes at the first end's class
+        rows.append((x, likelihood.mean(model.decode(z, y=labels))))
     if data.kind == "image":
         return image_grid([torch.cat([x[:1], decoded, x[1:]]) for x, decoded in rows])
     return _interpolation_curves(data, rows, method)

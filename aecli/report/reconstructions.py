@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import Tensor
-
-from aecli.data import Dataset
+from aecli.data import Dataset, Split
 from aecli.engine.steps import reconstruct
 from aecli.likelihoods import Likelihood
 from aecli.models import Autoencoder
@@ -16,12 +14,13 @@ from aecli.report.pictures import PictureFiles
 
 
 def log_reconstructions(
-    writer: Any, model: Autoencoder, likelihood: Likelihood, data: Dataset, x: Tensor, tag: str, step: int,
+    writer: Any, model: Autoencoder, likelihood: Likelihood, data: Dataset, split: Split, shown: int, tag: str, step: int,
     files: PictureFiles | None = None,
 ) -> None:
-    """Inputs beside their reconstructions: an image grid (images) or one panel per signal; also
-    reconstructions.png when `files` says where."""
-    recon = reconstruct(model, likelihood, x)
+    """The first `shown` samples of `split` beside their reconstructions: an image grid (images) or
+    one panel per signal; also reconstructions.png when `files` says where."""
+    x = split.batch(slice(shown))
+    recon = reconstruct(model, likelihood, x, split.batch_labels(slice(shown)))
     if data.kind == "image":
         grid = image_grid([x, recon])
         writer.add_image(tag, grid, step)

@@ -39,17 +39,17 @@ def overrides_of(entry: Entry, seed: int, data_root: str | None) -> list[str]:
             *([f"data.root={data_root}"] if entry.mnist and data_root else [])]
 
 
-def expected_hash(entry: Entry, seed: int, data_root: str | None) -> str:
-    """The config hash (aecli.runs.provenance) a run of this experiment and seed records: its
+def expected_hash(entry: Entry, seed: int, data_root: str | None) -> dict[str, str]:
+    """The config hashes (aecli.runs.provenance) a run of this experiment and seed records: its
     experiment YAML as it stands now, composed as `aecli train` composes it."""
     from hydra import compose, initialize_config_module
 
     from aecli.runs.names import register_resolvers
-    from aecli.runs.provenance import config_hash
+    from aecli.runs.provenance import hashes
 
     register_resolvers()
     with initialize_config_module("aecli.configs", version_base="1.3"):
-        return config_hash(compose("train", overrides=overrides_of(entry, seed, data_root)))
+        return hashes(compose("train", overrides=overrides_of(entry, seed, data_root)))
 
 
 def run_entry(entry: Entry, seed: int, runs_dir: Path, figures_dir: Path, data_root: str | None,
@@ -107,30 +107,34 @@ def _draw_figures(entry: Entry, seed: int, run_dir: Path, figures_dir: Path) -> 
         draw_codes_next_to_pca(run_dir, figures_dir / f"{entry.experiment}_codes.png")
 
 
-def _read_completed(run_dir: Path, expected: str | None) -> tuple[Outcome | None, str]:
-    """The completed run in `run_dir` as an Outcome, when its config is the one `expected` (its
-    composed config's hash; None: any) and its saved config is as it was trained; else None and
-    why not, in words."""
+def _read_completed(run_dir: Path, expected: dict[str, str] | None) -> tuple[Outcome | None, str]:
+    """The completed run in `run_dir` as an Outcome, when its settings are the ones `expected` (the
+    composed config's hashes; None: any) and its saved config is as it was trained; else None and
+    why not, in words. A run that recorded settings hashes is compared by them (keys added to aecli
+    since, at their old values, change nothing); an older one by its exact config hash."""
     from aecli.errors import UserError
-    from aecli.runs.provenance import config_hash
+    from aecli.runs.provenance import config_hash, settings_hash
     from aecli.runs.safe_yaml import read_yaml_config
+
     from aecli.runs.store import read_metrics
 
     try:
         metrics = read_metrics(run_dir)
         record = json.loads((run_dir / "results_seconds.json").read_text())
         seconds = record["wall_seconds"]
-        saved = config_hash(read_yaml_config(run_dir / ".hydra" / "config.yaml"))
+        saved_config = read_yaml_config(run_dir / ".hydra" / "config.yaml")
     except (UserError, OSError, ValueError, KeyError):
         return None, "did not complete (its metrics.json, results_seconds.json or config is missing or damaged)"
     if metrics.get("status") != "completed" or "recon_sse" not in metrics:
         return None, f"did not complete (status {metrics.get('status', 'unknown')}, or no evaluate figures)"
     if "config_hash" not in metrics:
         return None, "was written before runs recorded their config hash"
-    if expected is not None and metrics["config_hash"] != expected:
-        return None, f"was made with other settings (config hash {metrics['config_hash']}; the experiment's is now {expected})"
-    if metrics.get("saved_config_hash") != saved:
-        return None, f"has a .hydra/config.yaml edited after training (hash {saved}, trained with {metrics.get('saved_config_hash')})"
+    kind = "settings_hash" if "settings_hash" in metrics else "config_hash"
+    if expected is not None and metrics[kind] != expected[kind]:
+        return None, f"was made with other settings ({kind.replace('_', ' ')} {metrics[kind]}; the experiment's is now {expected[kind]})"
+    saved = settings_hash(saved_config) if kind == "settings_hash" else config_hash(saved_config)
+    if metrics.get(f"saved_{kind}") != saved:
+        return None, f"has a .hydra/config.yaml edited after training (hash {saved}, trained with {metrics.get(f'saved_{kind}')})"
     return Outcome("completed", seconds, metrics, load=record.get("load_1min")), ""
 
 

@@ -56,6 +56,33 @@ def migrate(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
+def without_old_values(cfg: DictConfig) -> DictConfig:
+    """A resolved copy of `cfg` without every declared key that holds its `old` value: the same for
+    a run written before a key existed and one written after with the key at the value that behaves
+    as before (what `aecli.runs.provenance.settings_hash` hashes)."""
+    copy = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    _drop_old(copy, keys.TRAIN)
+    for group, registry in GROUPS:
+        node = copy.get(group)
+        if isinstance(node, DictConfig) and node.get("name") in registry.names:
+            _drop_old(node, registry.settings(node))
+    for name, node in (copy.get("regularizer") or {}).items():
+        if isinstance(node, DictConfig) and str(name) in REGULARIZERS.names:
+            _drop_old(node, REGULARIZERS.settings(node, name=str(name)))
+    return copy
+
+
+def _drop_old(node: DictConfig, declarations: dict[str, Spec]) -> None:
+    for key, spec in declarations.items():
+        if spec.old is ABSENT or OmegaConf.select(node, key, default=ABSENT) != spec.old:
+            continue
+        parent_key, _, leaf = key.rpartition(".")
+        parent = OmegaConf.select(node, parent_key) if parent_key else node
+        if isinstance(parent, DictConfig):
+            with open_dict(parent):
+                parent.pop(leaf)
+
+
 def _fill(node: DictConfig, declarations: dict[str, Spec]) -> None:
     """The declared keys `node` lacks that have an old value, set to it."""
     for key, spec in declarations.items():

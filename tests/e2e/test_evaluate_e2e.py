@@ -87,7 +87,8 @@ def test_evaluate_linear_model_adds_the_angle_to_pca_and_applies_overrides(train
 def test_evaluate_vae_run_adds_its_bounds_and_repeats_exactly(trained_run, tmp_path):
     run_dir = trained_run("regularizer=vae", "dataset=damped_oscillation", *TINY, "tsne.enabled=false", copy_to=tmp_path / "run")
     before, after, out = evaluate(run_dir, "nll_iw_samples=5")
-    new = assert_merged(before, after, EVERY_RUN | FACTORS | CONTINUOUS | {"elbo", "nll_iw", "nll_iw_se", "nll_iw_rows", "kl", "active_units"})
+    vae = {"elbo", "nll_iw", "nll_iw_se", "nll_iw_rows", "kl", "active_units", "mutual_info", "total_correlation", "dimwise_kl"}
+    new = assert_merged(before, after, EVERY_RUN | FACTORS | CONTINUOUS | vae)
     assert new["nll_iw"] <= -new["elbo"] + 1e-3 * abs(new["elbo"]) and new["kl"] >= 0  # the IW bound is the tighter one
     assert "K = 5" in out
     settings = OmegaConf.merge(OmegaConf.load(REPO / "configs" / "evaluate.yaml"), {"nll_iw_samples": 5})
