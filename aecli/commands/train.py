@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -34,39 +35,83 @@ def main(cfg: DictConfig) -> float:
 def train(cfg: DictConfig, launch: Launch) -> float:
     """Run one training job in `launch.run_dir` (a resume: in the run's own folder, with its own
     config); returns the run's `objective.metric` from metrics.json. Callable in-process with a
-    composed config (tests, scripts): `launch` holds what Hydra would."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    from aecli.engine.loop import test
-    from aecli.errors import TrainingDiverged, TrainingStopped
-    from aecli.report.final import final_pictures
-    from aecli.report.tensorboard import quiet_writer_thread_failures
+    composed config (tests, scripts): `launch` holds what Hydra would. With trainer.devices=N the
+    job runs on N processes started here (aecli.commands.spawn); started by torchrun or SLURM,
+    this process is one rank of the run (aecli.engine.distributed)."""
+    from aecli.engine.distributed import SINGLE, world_from_env
 
     started = time.perf_counter()
     resuming = cfg.get("resume") is not None
     cfg, run_dir = checked_config(cfg, launch)
+    world = world_from_env()
+    devices = int(cfg.trainer.devices)
+    if world is None and devices > 1:
+        from aecli.commands.spawn import spawn_ranks
+
+        spawn_ranks(cfg, launch, run_dir, devices, resuming)
+        final = read_metrics(run_dir)
+        from aecli.runs.sweeps import objective_value
+
+        return objective_value(cfg.objective, final)
+    if world is not None and devices not in (1, world.size):
+        log.warning("trainer.devices=%d is left aside: the launcher started %d processes", devices, world.size)
+    return train_rank(cfg, launch, run_dir, resuming, world or SINGLE, started=started)
+
+
+def train_rank(
+    cfg: DictConfig, launch: Launch, run_dir: Path, resuming: bool, world: Any, started: float | None = None,
+    parent_holds_lock: bool = False,
+) -> float:
+    """The train path on one rank of `world` (the single process: rank 0 of 1). Rank 0 owns the run
+    folder (lock, checkpoints, TensorBoard, metrics.json, pictures); the others train their slices
+    and write nothing."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from aecli.engine.distributed import leave
+    from aecli.engine.loop import test
+    from aecli.errors import TrainingDiverged, TrainingStopped
+    from aecli.report.final import final_pictures
+    from aecli.report.tensorboard import NullWriter, quiet_writer_thread_failures
+
+    started = time.perf_counter() if started is None else started
+    if not world.main:  # the other ranks write nothing but their own failure (to train.log, if they have one)
+        logging.getLogger().setLevel(logging.ERROR)
     composed = None if resuming else hashes(cfg)  # what the run is composed of, before the options choose
     # One writer per run folder (re-entrant: the Hydra app's guard already holds it), and a full
     # disk anywhere in the folder is one line (checkpoints say how much space they need).
-    with hold_run_lock(run_dir, "train"), run_folder_write_failures(run_dir, lambda: after_write_failure(run_dir)):
-        experiment, state, purge_step = build(cfg, run_dir, launch, resuming)
-        made = made_by(experiment.cfg, composed, state.made_by)
-        state.made_by = {key: made[key] for key in KEPT}  # kept in last.pt
-        with quiet_writer_thread_failures(), SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step) as writer:
-            try:
-                state = fit_run(experiment, run_dir, writer, state)
-            except (TrainingDiverged, TrainingStopped) as failure:
-                merge_metrics(run_dir, failure.metrics | made)
-                raise
-            metrics = test(experiment, run_dir / "checkpoints" / "best.pt", state) | made
-            merge_metrics(run_dir, metrics | {"total_seconds": time.perf_counter() - started}, drop=FAILURE_KEYS)
-            metrics |= final_pictures(experiment, writer, run_dir, state.best_epoch)
-        metrics["total_seconds"] = time.perf_counter() - started
-        merge_metrics(run_dir, metrics, drop=FAILURE_KEYS)
-        log.info("done in %.1fs: best epoch %d, val %.4f, test %.4f (test_recon_sse %.4f); outputs in %s",
-                 metrics["total_seconds"], state.best_epoch, metrics["val_loss"], metrics["test_loss"],
-                 metrics["test_recon_sse"], run_dir)
-        return objective(experiment, run_dir, state.best_epoch, launch.varied)
+    owner = world.main and not parent_holds_lock
+    try:
+        with (hold_run_lock(run_dir, "train") if owner else nullcontext()), \
+                (run_folder_write_failures(run_dir, lambda: after_write_failure(run_dir)) if world.main else nullcontext()):
+            experiment, state, purge_step = build(cfg, run_dir, launch, resuming, world)
+            made = made_by(experiment.cfg, composed, state.made_by)
+            state.made_by = {key: made[key] for key in KEPT}  # kept in last.pt
+            writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step) if world.main else NullWriter()
+            with quiet_writer_thread_failures(), writer:
+                try:
+                    state = fit_run(experiment, run_dir, writer, state)
+                except (TrainingDiverged, TrainingStopped) as failure:
+                    if world.main:
+                        merge_metrics(run_dir, failure.metrics | made)
+                    raise
+                metrics = test(experiment, run_dir / "checkpoints" / "best.pt", state) | made
+                if not world.main:
+                    return float("nan")
+                leave()  # what is left (pictures, evaluate) is rank 0's alone
+                merge_metrics(run_dir, metrics | {"total_seconds": time.perf_counter() - started}, drop=FAILURE_KEYS)
+                metrics |= final_pictures(experiment, writer, run_dir, state.best_epoch)
+            metrics["total_seconds"] = time.perf_counter() - started
+            merge_metrics(run_dir, metrics, drop=FAILURE_KEYS)
+            log.info("done in %.1fs: best epoch %d, val %.4f, test %.4f (test_recon_sse %.4f); outputs in %s",
+                     metrics["total_seconds"], state.best_epoch, metrics["val_loss"], metrics["test_loss"],
+                     metrics["test_recon_sse"], run_dir)
+            return objective(experiment, run_dir, state.best_epoch, launch.varied)
+    except Exception:
+        if not world.main:
+            log.exception("rank %d of %d failed", world.rank, world.size)
+        raise
+    finally:
+        leave()
 
 
 def checked_config(cfg: DictConfig, launch: Launch) -> tuple[DictConfig, Path]:
@@ -91,32 +136,37 @@ def checked_config(cfg: DictConfig, launch: Launch) -> tuple[DictConfig, Path]:
     return cfg, run_dir
 
 
-def build(cfg: DictConfig, run_dir: Path, launch: Launch, resuming: bool) -> tuple[Any, Any, int | None]:
-    """Seed, build the experiment (a resumed run: with last.pt's weights, optimizer and position),
-    save the config it settled on, choose the threads and say it all in the start line; returns the
-    experiment, where training stands (None: at the start) and the TensorBoard step to purge from."""
+def build(cfg: DictConfig, run_dir: Path, launch: Launch, resuming: bool, world: Any) -> tuple[Any, Any, int | None]:
+    """Join the ranks of a distributed run, seed, build the experiment (a resumed run: with
+    last.pt's weights, optimizer and position), save the config it settled on, choose the threads
+    and say it all in the start line; returns the experiment, where training stands (None: at the
+    start) and the TensorBoard step to purge from."""
     import torch
 
     from aecli.engine.device import busy_advice, choose_threads, resolve_device
+    from aecli.engine.distributed import check_sync_batch_norm, join, local_device
     from aecli.engine.experiment import build_experiment
     from aecli.engine.stacked import check_layerwise
     from aecli.engine.state import TrainState
 
-    device = resolve_device(cfg.trainer.device)
+    device = local_device(resolve_device(cfg.trainer.device), world)
+    check_sync_batch_norm(bool(cfg.model.get("sync_batch_norm", False)), device, world)
+    join(world, device)
     resume = load_resume_checkpoint(run_dir, cfg, device) if resuming else None
     torch.manual_seed(cfg.seed)
-    experiment = build_experiment(cfg, device)
+    experiment = build_experiment(cfg, device, world)
     if cfg.trainer.pretrain == "layerwise":
         check_layerwise(experiment)
     if resume is not None:
         experiment.restore(resume, run_dir / "checkpoints" / "last.pt", optimizer=True)
-    if resuming:  # a longer trainer.epochs on record, once last.pt is known to fit
+    if resuming and world.main:  # a longer trainer.epochs on record, once last.pt is known to fit
         save_config(run_dir / ".hydra" / "config.yaml", cfg)
         log.info("resuming %s after epoch %d (+%d steps)", run_dir, resume["epoch"], resume["train_state"]["step"])
-    elif launch.save_config_to is not None:  # resolved, with what the options chose
+    elif launch.save_config_to is not None and world.main:  # resolved, with what the options chose
         save_config(launch.save_config_to, cfg)
     parameters = sum(p.numel() for p in experiment.model.parameters())
-    threads, why = choose_threads(cfg.trainer.num_threads, parameters, int(cfg.trainer.batch_size), device)
+    threads, why = choose_threads(cfg.trainer.num_threads, parameters, int(cfg.trainer.batch_size) // world.size, device,
+                                  world.local_size)
     torch.set_num_threads(threads)
     log.info("aecli train: %s, threads=%d (%s)%s", experiment.describe(), threads, why,
              "".join(f"; {line}" for line in [*experiment.brought, *filter(None, [busy_advice(threads)])]))

@@ -65,6 +65,7 @@ TRAIN: dict[str, Spec] = {
     "trainer.grad_clip": Float(min=0, min_open=True, nullable=True, requirement="be a number > 0 (the largest gradient norm) or null", old=None),
     "trainer.patience": Int(min=1, nullable=True, requirement="be a positive integer (epochs without a better validation loss) or null", old=None),
     "trainer.device": Text(),
+    "trainer.devices": Int(min=1, requirement="be the number of processes (one per GPU, or CPU processes): an integer >= 1", old=1),
     "trainer.precision": Choice(*PRECISIONS, message="{key} must be one of {choices}, got {value!r}", old="fp32"),
     "trainer.compile": Bool(old=False),
     "trainer.num_threads": Int(min=1, nullable=True, old=None),

@@ -8,7 +8,8 @@ from aecli.registry import Registry
 
 DATASETS = Registry("dataset", __name__)
 
-from aecli.data.base import Dataset, Split, exclude_classes, first_training_samples  # noqa: E402  (after DATASETS: option modules import it)
+from aecli.data.base import Dataset, Split  # noqa: E402  (after DATASETS: option modules import it)
+from aecli.data.subsets import exclude_classes, first_training_samples  # noqa: E402
 
 __all__ = ["DATASETS", "Dataset", "Split", "build_dataset"]
 

@@ -6,6 +6,12 @@ code; save text labels as a string array (`np.array(labels, dtype=str)`), not ob
 `x` may hold vectors (N, D) or images (N, H, W), (N, H, W, C) or (N, C, H, W); the
 `layout` argument says which when the shape alone cannot. The dataset option `array` reads
 `dataset.path` with `dataset.layout` and splits it (seeded) into train/val/test.
+
+A `.npy` file is memory-mapped, not read: its samples stay in the file (the page cache), each
+batch reads its own rows, so a file larger than memory trains. It stays mapped when its samples
+are uint8 or float32 in a channels-first or vector layout and are not standardized; a conversion
+(other dtypes, channels-last images, `normalize: standardize`) makes an in-memory copy. Byte
+vectors stay bytes and are handed out as the numbers they are (0..255), 8-bit images as [0, 1].
 """
 
 from __future__ import annotations
@@ -37,8 +43,8 @@ def read_array_file(path: str | os.PathLike, layout: str = "auto") -> Source:
     "auto": 2-D is vectors, 3-D is N, H, W, 4-D is channels-last when only the last axis
     has 1, 3 or 4 entries and channels-first when only the second has; anything else asks
     for the layout.
-    Returns vectors (N, D) float32, or images (N, C, H, W) uint8 when stored as uint8 and
-    float32 otherwise; labels as class indices with their names; factors as float32 (N, F).
+    Returns vectors (N, D) or images (N, C, H, W), uint8 when stored as uint8 and float32
+    otherwise (a .npy memory-mapped where no conversion is needed); labels as class indices with their names; factors as float32 (N, F).
     """
     path = Path(path).expanduser()
     if layout not in LAYOUTS:
@@ -54,13 +60,12 @@ def read_array_file(path: str | os.PathLike, layout: str = "auto") -> Source:
     chosen = _resolve_layout(x.shape, layout, path)
     if len(x) == 0:
         raise UserError(f"{path}: x holds no samples; save at least one")
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        sample = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
-        raise UserError(f"{path}: x holds NaN or infinite values (first in sample {sample}); replace or drop them")
+    if x.dtype.kind == "f":
+        _check_finite(x, path)
     x = _to_nchw(x, chosen)
     kind = "vector" if chosen == "vectors" else "image"
-    # 8-bit images stay uint8 (4x less memory); everything else becomes float32.
-    x = x if (kind == "image" and x.dtype == np.uint8) else x.astype(np.float32)
+    # 8-bit samples stay uint8 (4x less memory); everything else becomes float32 (a copy unless it is).
+    x = x if x.dtype == np.uint8 else x.astype(np.float32, copy=False)
 
     labels, class_names = None, ()
     if "y" in arrays:
@@ -72,20 +77,35 @@ def read_array_file(path: str | os.PathLike, layout: str = "auto") -> Source:
             raise UserError(f"{path}: factors must be numbers of shape (N,) or (N, F), got {factors.dtype} {factors.shape}")
         factors = factors.reshape(len(factors), -1).astype(np.float32)
         factor_names = tuple(f"factor_{i}" for i in range(factors.shape[1]))
+    contiguous = np.ascontiguousarray(x)
     return Source(
-        x=np.ascontiguousarray(x),
+        x=contiguous,
         labels=labels,
         class_names=class_names,
         factors=factors,
         factor_names=factor_names,
         kind=kind,
         origin=str(path),
+        mapped=isinstance(arrays["x"], np.memmap) and np.shares_memory(contiguous, arrays["x"]),
     )
+
+
+FINITE_CHUNK = 65_536  # rows checked at a time, so a memory-mapped file is never read whole into memory
+
+
+def _check_finite(x: np.ndarray, path: Path) -> None:
+    for start in range(0, len(x), FINITE_CHUNK):
+        rows = x[start : start + FINITE_CHUNK].reshape(-1, int(np.prod(x.shape[1:])))
+        bad = ~np.isfinite(rows).all(axis=1)
+        if bad.any():
+            sample = start + int(np.flatnonzero(bad)[0])
+            raise UserError(f"{path}: x holds NaN or infinite values (first in sample {sample}); replace or drop them")
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:
     try:
-        loaded = np.load(path, allow_pickle=False)
+        # A .npy is mapped copy-on-write: read as used, never written back, writable for torch.
+        loaded = np.load(path, allow_pickle=False, mmap_mode="c" if path.suffix.lower() == ".npy" else None)
         if isinstance(loaded, np.ndarray):
             return {"x": loaded}
         with loaded:

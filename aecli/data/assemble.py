@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from aecli.config.schema import Choice, Float, Int
-from aecli.data.base import LABELLED, SUBSET, Dataset, Split, split_indices
+from aecli.data.base import _BYTE_SCALE, LABELLED, SUBSET, Dataset, Split, split_indices
 from aecli.data.source import Source
 from aecli.errors import UserError
 
@@ -44,19 +44,31 @@ def dataset_from_source(source: Source, cfg: DictConfig, normalize: str = "none"
     else:
         train_idx, val_idx, test_idx = (i.numpy() for i in split_indices(
             len(source), float(cfg.val_fraction), float(cfg.test_fraction), generator))
+        byte_scale = 1.0 if source.kind == "vector" else _BYTE_SCALE  # byte vectors are numbers; 8-bit images [0, 1]
+        if source.mapped and normalize == "none":  # the splits share the file's map, nothing is copied
+            store = torch.from_numpy(source.x)  # one tensor over the map, shared by the three splits
+            splits = {name: _mapped_split(source, store, idx, byte_scale, cut) for name, idx, cut in
+                      (("train", train_idx, None), ("val", val_idx, None), ("test", test_idx, cfg.test_size))}
+            extra = _vector_layout(None, "none", source.x.shape[1]) if source.kind == "vector" else {}
+            return _dataset(source, cfg, splits, extra)
         test = _rows(source, test_idx)
     test = tuple(None if a is None else a[: cfg.test_size] for a in test)
+    byte_scale = 1.0 if source.kind == "vector" else _BYTE_SCALE
     train, val = _rows(source, train_idx), _rows(source, val_idx)
 
     extra: dict = {}
     if source.kind == "vector":
         extra = _vector_layout(train[0], normalize)
         train, val, test = ((_standardized(s[0], extra), *s[1:]) for s in (train, val, test))
+    splits = {"train": _split(*train, byte_scale=byte_scale), "val": _split(*val, byte_scale=byte_scale),
+              "test": _split(*test, byte_scale=byte_scale)}
+    return _dataset(source, cfg, splits, extra)
+
+
+def _dataset(source: Source, cfg: DictConfig, splits: dict[str, Split], extra: dict) -> Dataset:
     return Dataset(
         name=str(cfg.name),
-        train=_split(*train),
-        val=_split(*val),
-        test=_split(*test),
+        **splits,
         kind="image" if source.kind == "image" else "signal",
         factor_names=source.factor_names,
         class_names=source.class_names,
@@ -68,9 +80,17 @@ def _rows(source: Source, index: np.ndarray) -> tuple:
     return tuple(None if a is None else a[index] for a in (source.x, source.labels, source.factors))
 
 
-def _vector_layout(train_x: np.ndarray, normalize: str) -> dict:
+def _mapped_split(source: Source, store: Tensor, index: np.ndarray, byte_scale: float, cut: int | None) -> Split:
+    """The rows `index` (the first `cut` of them) of a memory-mapped source, sharing its map `store`."""
+    index = index[:cut]
+    take = (lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a[index])))
+    return Split(store, take(source.labels), take(source.factors),
+                 index=torch.from_numpy(np.ascontiguousarray(index)), byte_scale=byte_scale)
+
+
+def _vector_layout(train_x: np.ndarray | None, normalize: str, dims: int | None = None) -> dict:
     """Feature vectors are drawn over their feature index; standardization uses train statistics."""
-    dims = train_x.shape[1]
+    dims = train_x.shape[1] if dims is None else dims
     offset, scale = torch.zeros(dims), torch.ones(dims)
     if normalize == "standardize":
         values = torch.from_numpy(train_x).double()
@@ -83,8 +103,8 @@ def _standardized(x: np.ndarray, layout: dict) -> np.ndarray:
     return ((x - layout["x_offset"].numpy()) / layout["x_scale"].numpy()).astype(np.float32)
 
 
-def _split(x: np.ndarray, labels: np.ndarray | None, factors: np.ndarray | None) -> Split:
-    return Split(_tensor(x), _tensor(labels), _tensor(factors))
+def _split(x: np.ndarray, labels: np.ndarray | None, factors: np.ndarray | None, byte_scale: float = _BYTE_SCALE) -> Split:
+    return Split(_tensor(x), _tensor(labels), _tensor(factors), byte_scale=byte_scale)
 
 
 def _tensor(array: np.ndarray | None) -> Tensor | None:

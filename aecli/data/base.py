@@ -21,6 +21,7 @@ from aecli.config.schema import Int, IntList
 from aecli.errors import UserError
 
 _BYTE_SCALE = 1.0 / 255.0
+VALUE_CHUNK = 65_536  # rows read at a time from a shared store (a memory map) to find its value range
 # Declared by every dataset option (include SUBSET in its registered settings); build_dataset
 # applies it, the one knob that cuts the training split, so every loader has it without code of its own.
 SUBSET = {
@@ -43,15 +44,22 @@ class Split:
     stored: the samples as kept, uint8 in 0..255 (handed out as float in [0, 1]) or float.
     device: where batches are handed out; None means where `stored` lives. It differs from
     `stored.device` only when the samples are streamed from host memory.
+    index: the rows of `stored` this split holds, when the splits share one store that is not
+        copied (a memory-mapped file: aecli.data.arrays, aecli.data.image_folder); None: every row.
+        Batches gather their rows from the store, so a split never reads more of it than it uses.
+    byte_scale: what uint8 samples are multiplied by when handed out: 1/255 (8-bit images, to
+        [0, 1]) or 1 (byte-valued vectors, as the file holds them).
     """
 
     stored: Tensor
     labels: Tensor | None = None
     factors: Tensor | None = None
     device: torch.device | None = None
+    index: Tensor | None = None
+    byte_scale: float = _BYTE_SCALE
 
     def __len__(self) -> int:
-        return self.stored.shape[0]
+        return self.stored.shape[0] if self.index is None else len(self.index)
 
     @property
     def compute_device(self) -> torch.device:
@@ -61,22 +69,37 @@ class Split:
     def streamed(self) -> bool:
         return self.stored.device != self.compute_device
 
+    def stored_rows(self, index: slice | Tensor) -> Tensor:
+        """The samples at `index` (a slice or a tensor of row indices) as stored, where they are stored."""
+        if self.index is not None:
+            index = self.index[index] if isinstance(index, slice) else self.index[index.to(self.index.device)]
+        if isinstance(index, slice):
+            return self.stored[index]
+        return self.stored.index_select(0, index.to(self.stored.device))
+
     def batch(self, index: slice | Tensor) -> Tensor:
         """Float samples at `index` (a slice or a tensor of row indices), on the compute device."""
-        if isinstance(index, slice):
-            rows = self.stored[index]
-        else:
-            rows = self.stored.index_select(0, index.to(self.stored.device))
-        return as_float(rows.to(self.compute_device, non_blocking=True))
+        return self.as_batch(self.pinned_rows(index))
+
+    def pinned_rows(self, index: slice | Tensor) -> Tensor:
+        """`stored_rows`, in pinned memory when they are streamed to a GPU (so the copy overlaps the work)."""
+        rows = self.stored_rows(index)
+        return rows.pin_memory() if self.streamed and self.compute_device.type == "cuda" else rows
+
+    def as_batch(self, rows: Tensor) -> Tensor:
+        """Stored rows as the float batch handed out, on the compute device."""
+        return as_float(rows.to(self.compute_device, non_blocking=True), self.byte_scale)
 
     def rows(self, index: slice | Tensor) -> Split:
         """The split of the samples at `index` (a slice, row indices or a boolean mask), with
-        their labels and factors, stored as these are and handed out on the same device."""
-        if isinstance(index, slice):
-            kept = (None if t is None else t[index] for t in (self.stored, self.labels, self.factors))
-        else:
-            kept = (None if t is None else t[index.to(t.device)] for t in (self.stored, self.labels, self.factors))
-        return Split(*kept, device=self.device)
+        their labels and factors, stored as these are and handed out on the same device (a split
+        of a shared store keeps sharing it)."""
+        def take(t: Tensor | None) -> Tensor | None:
+            return None if t is None else (t[index] if isinstance(index, slice) else t[index.to(t.device)])
+
+        if self.index is not None:
+            return Split(self.stored, take(self.labels), take(self.factors), self.device, take(self.index), self.byte_scale)
+        return Split(take(self.stored), take(self.labels), take(self.factors), self.device, byte_scale=self.byte_scale)
 
     def subset(self, rows: int | None, seed: int = 0) -> Split:
         """`rows` of the samples (with their labels and factors), drawn without replacement by a
@@ -110,15 +133,22 @@ class Split:
         return self.batch(slice(None))
 
     def value_range(self) -> tuple[float, float]:
-        """The smallest and largest sample value as handed out."""
-        scale = _BYTE_SCALE if self.stored.dtype == torch.uint8 else 1.0
-        return self.stored.min().item() * scale, self.stored.max().item() * scale
+        """The smallest and largest sample value as handed out (a shared store: read in chunks)."""
+        scale = self.byte_scale if self.stored.dtype == torch.uint8 else 1.0
+        if self.index is None:
+            return self.stored.min().item() * scale, self.stored.max().item() * scale
+        chunks = [self.stored_rows(slice(start, start + VALUE_CHUNK)) for start in range(0, len(self), VALUE_CHUNK)]
+        low = min(chunk.min().item() for chunk in chunks) if chunks else 0.0
+        high = max(chunk.max().item() for chunk in chunks) if chunks else 0.0
+        return low * scale, high * scale
 
     def to(self, device: torch.device | str, stream: bool = False) -> Split:
         """This split computing on `device`; with `stream` its samples stay where they are."""
         device = torch.device(device)
         labels, factors = (None if t is None else t.to(device) for t in (self.labels, self.factors))
-        return Split(self.stored if stream else self.stored.to(device), labels, factors, device)
+        stored = self.stored if stream else self.stored.to(device)
+        index = None if self.index is None else self.index.to(stored.device)
+        return Split(stored, labels, factors, device, index, self.byte_scale)
 
 
 @dataclass
@@ -173,7 +203,7 @@ class Dataset:
     def normalize(self, x: Tensor) -> Tensor:
         """Samples in the data's own scale (uint8 images 0..255, or values as the files hold them)
         as the model sees them, float32: the inverse of `denormalize`."""
-        x = as_float(x).float()
+        x = as_float(x, self.train.byte_scale).float()
         return (x - _on(self.x_offset, x)) / _on(self.x_scale, x)
 
     def denormalize(self, x: Tensor) -> Tensor:
@@ -197,53 +227,24 @@ class Dataset:
         moved = {name: getattr(self, name).to(device, stream) for name in ("train", "val", "test")}
         dtype = str(self.train.stored.dtype).removeprefix("torch.")
         size = f"{self.nbytes / 2**20:,.1f} MiB"
+        mapped = self.train.index is not None and device.type == "cpu" or stream and self.train.index is not None
         if stream:
-            placement = (f"{dtype} in host memory ({size}, more than the {free_bytes / 2**20:,.0f} MiB free "
+            held = "memory-mapped" if mapped else "in host memory"
+            placement = (f"{dtype} {held} ({size}, more than the {free_bytes / 2**20:,.0f} MiB free "
                          f"on {device}), streamed per batch")
+        elif mapped:
+            placement = f"{dtype} memory-mapped from its file ({size}), each batch's rows read as it is used"
         else:
             placement = f"{dtype} on {device} ({size})"
         return dataclasses.replace(self, **moved, placement=placement)
 
 
-def exclude_classes(data: Dataset, classes: list[int]) -> Dataset:
-    """`data` with the samples of `classes` removed from train and val (the test split keeps
-    them: they are the anomalies `aecli evaluate` scores). Any labelled dataset; one place."""
-    if not classes:
-        return data
-    if data.train.labels is None:
-        raise UserError(
-            f"dataset.exclude_classes={list(classes)} needs labelled data, but {data.name} has no labels; remove the key"
-        )
-    present = sorted(set(torch.cat([s.labels for s in (data.train, data.val, data.test)]).unique().tolist()))
-    unknown = [c for c in classes if c not in present]
-    if unknown:
-        raise UserError(
-            f"dataset.exclude_classes names class {unknown[0]}, which {data.name} does not have; "
-            f"choose among {', '.join(map(str, present))}"
-        )
-    excluded = torch.tensor(sorted(set(classes)))
-    kept = {name: _without(getattr(data, name), excluded) for name in ("train", "val")}
-    if min(len(split) for split in kept.values()) == 0:
-        raise UserError(
-            f"dataset.exclude_classes={list(classes)} leaves no training or validation samples; keep at least one class"
-        )
-    return dataclasses.replace(data, **kept, excluded_classes=tuple(excluded.tolist()))
-
-
-def first_training_samples(data: Dataset, count: int | None) -> Dataset:
-    """`data` with only the first `count` training samples (None: all); val and test unchanged."""
-    if count is None or count >= len(data.train):
-        return data
-    return dataclasses.replace(data, train=data.train.rows(slice(count)))
-
-
-def _without(split: Split, excluded: Tensor) -> Split:
-    return split.rows(~torch.isin(split.labels, excluded.to(split.labels.device)))
-
-
-def as_float(samples: Tensor) -> Tensor:
-    """uint8 samples (0..255) as float in [0, 1] (a new tensor); other samples as they are."""
-    return samples.float().div_(255.0) if samples.dtype == torch.uint8 else samples
+def as_float(samples: Tensor, byte_scale: float = _BYTE_SCALE) -> Tensor:
+    """uint8 samples (0..255) as float times `byte_scale` (a new tensor: [0, 1] for 8-bit
+    images); other samples as they are."""
+    if samples.dtype != torch.uint8:
+        return samples
+    return samples.float().div_(255.0) if byte_scale == _BYTE_SCALE else samples.float().mul_(byte_scale)
 
 
 def _on(value: Tensor | float, like: Tensor) -> Tensor | float:

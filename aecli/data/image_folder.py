@@ -6,7 +6,9 @@ Two layouts:
 - `path/*.png|jpg|jpeg`: unlabelled images.
 Hidden files and files with other suffixes are skipped. Images are decoded with Pillow
 (JPEG orientation tags applied, alpha dropped) and kept as uint8. The dataset option
-`image_folder` reads `dataset.path` and splits it (seeded) into train/val/test.
+`image_folder` reads `dataset.path` and splits it (seeded) into train/val/test. The first run
+decodes the folder in parallel and caches it; later runs memory-map the cache
+(aecli.data.decode_cache).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aecli.config.schema import Choice, ImageSize, Text
 from aecli.data import DATASETS
 from aecli.data.assemble import SPLIT_HERE, dataset_from_source
 from aecli.data.base import Dataset
+from aecli.data.decode_cache import cached_images
 from aecli.data.source import Source
 from aecli.errors import UserError
 
@@ -51,25 +54,29 @@ def read_image_folder(
         raise UserError(f"image folder {root} not found; set dataset.path to a folder of PNG/JPEG images")
     files, labels, class_names = _list_images(root)
 
-    images = [_read_rgb(file, size) for file in files]
-    if size is None:
-        first = images[0].shape[:2]
-        for file, image in zip(files, images):
-            if image.shape[:2] != first:
-                raise UserError(
-                    f"{file} is {image.shape[0]}x{image.shape[1]} pixels but {files[0]} is {first[0]}x{first[1]}; "
-                    f"set dataset.image_size to resize them all (e.g. dataset.image_size={max(first)})"
-                )
-    x = np.stack(images)  # (N, H, W, 3)
-    gray = bool((x[..., :1] == x[..., 1:]).all())
-    if channels == 1 or (channels is None and gray):
-        x = x[..., :1] if gray else _luminance(x)
+    def finish(images: list[np.ndarray], wanted: int | None) -> np.ndarray:
+        if size is None:
+            first = images[0].shape[:2]
+            for file, image in zip(files, images):
+                if image.shape[:2] != first:
+                    raise UserError(
+                        f"{file} is {image.shape[0]}x{image.shape[1]} pixels but {files[0]} is {first[0]}x{first[1]}; "
+                        f"set dataset.image_size to resize them all (e.g. dataset.image_size={max(first)})"
+                    )
+        x = np.stack(images)  # (N, H, W, 3)
+        gray = bool((x[..., :1] == x[..., 1:]).all())
+        if wanted == 1 or (wanted is None and gray):
+            x = x[..., :1] if gray else _luminance(x)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+    x, mapped = cached_images(root, files, size, channels, _read_rgb, finish)
     return Source(
-        x=np.ascontiguousarray(x.transpose(0, 3, 1, 2)),
+        x=x,
         labels=None if labels is None else np.array(labels, dtype=np.int64),
         class_names=class_names,
         kind="image",
         origin=str(root),
+        mapped=mapped,
     )
 
 
@@ -88,7 +95,7 @@ def _list_images(root: Path) -> tuple[list[Path], list[int] | None, tuple[str, .
     files: list[Path] = []
     labels: list[int] = []
     for index, folder in enumerate(class_dirs):
-        found = sorted(p for p in folder.rglob("*") if p.is_file() and _is_image(p) and not _hidden(p, folder))
+        found = _images_below(folder)
         if not found:
             raise UserError(f"class folder {folder} holds no PNG/JPEG images; add some or remove the folder")
         files += found
@@ -96,6 +103,16 @@ def _list_images(root: Path) -> tuple[list[Path], list[int] | None, tuple[str, .
     if not files:
         raise UserError(f"image folder {root} holds no PNG/JPEG images; put images (or class subfolders of images) there")
     return files, labels, tuple(p.name for p in class_dirs)
+
+
+def _images_below(folder: Path) -> list[Path]:
+    """The image files anywhere below `folder` (following links), hidden files and folders left
+    out, in sorted order: one directory scan, no stat per file."""
+    found = []
+    for top, dirs, names in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [os.path.join(top, name) for name in names if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)]
+    return sorted(Path(path) for path in found)
 
 
 def _read_rgb(file: Path, size: tuple[int, int] | None) -> np.ndarray:
@@ -132,10 +149,6 @@ def _target_size(image_size: int | Sequence[int] | None) -> tuple[int, int] | No
 
 def _is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
-
-
-def _hidden(path: Path, below: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(below).parts)
 
 
 @DATASETS.register("image_folder", settings={

@@ -30,6 +30,7 @@ class Source:
     factors: (N, F) float generating factors, or None; `factor_names` names the F columns.
     kind: "image" or "vector".
     origin: the file or folder read, for messages ("data.npz", "/data/KMNIST/raw").
+    mapped: x is memory-mapped from its file (aecli.data.arrays, the image-folder cache).
     """
 
     x: np.ndarray
@@ -41,6 +42,7 @@ class Source:
     factor_names: tuple[str, ...] = ()
     kind: str = "image"
     origin: str = ""
+    mapped: bool = False  # x is a memory map of the file: the splits share it instead of copying rows
 
     def __post_init__(self) -> None:
         # Shapes and dtypes are fixed by each reader; a mismatch here is a bug in the reader.

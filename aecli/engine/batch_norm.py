@@ -30,10 +30,24 @@ def batch_norm_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, BATCH_NORMS) and m.track_running_stats]
 
 
-def check_last_batch(model: nn.Module, num_train: int, batch_size: int) -> None:
-    """A fully connected batch norm cannot normalize a batch of one sample (it has no variance):
-    refuse, with the fix, a training split whose last batch would be one sample."""
-    if num_train % batch_size == 1 and num_train > 1 and any(isinstance(m, nn.BatchNorm1d) for m in model.modules()):
+def check_last_batch(model: nn.Module, num_train: int, batch_size: int, ranks: int = 1) -> None:
+    """A fully connected batch norm cannot normalize a batch of one sample (it has no variance),
+    and no rank of a distributed run can take an empty slice: refuse, with the fix, a training
+    split whose last batch would be that small."""
+    last = num_train % batch_size or batch_size
+    if ranks > 1 and min(batch_size, last) < ranks:
+        raise UserError(
+            f"trainer.devices={ranks} cuts every batch into {ranks} slices, but the last batch of {num_train} training "
+            f"samples in batches of {batch_size} holds {last}; set trainer.batch_size to a size whose last batch holds at "
+            f"least {ranks} (e.g. {batch_size + 1})"
+        )
+    batch_norm = any(isinstance(m, nn.BatchNorm1d) for m in model.modules())
+    if ranks > 1 and batch_norm and min(batch_size, last) // ranks == 1:
+        raise UserError(
+            f"batch norm cannot train on a slice of one sample: trainer.devices={ranks} cuts the last batch of {last} "
+            f"samples that small; set trainer.batch_size={batch_size + 1} (or another size)"
+        )
+    if num_train % batch_size == 1 and num_train > 1 and batch_norm:
         raise UserError(
             f"batch norm cannot train on the last batch of {num_train} training samples in batches of {batch_size}: "
             f"it holds one sample, which has no variance; set trainer.batch_size={batch_size + 1} (or another size)"

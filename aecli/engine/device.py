@@ -64,9 +64,12 @@ def resolve_device(name: str) -> torch.device:
 SMALL_STEP = 100_000 * 128
 
 
-def choose_threads(num_threads: int | None, num_parameters: int, batch_size: int, device: torch.device) -> tuple[int, str]:
+def choose_threads(
+    num_threads: int | None, num_parameters: int, batch_size: int, device: torch.device, processes: int = 1,
+) -> tuple[int, str]:
     """torch's CPU thread count for a run and why: `trainer.num_threads` when set; else torch's own
-    default (one per physical core, or OMP_NUM_THREADS), except one thread for a step smaller than
+    default (one per physical core, or OMP_NUM_THREADS), shared among the `processes` of a
+    distributed run on this machine, except one thread for a step (per process) smaller than
     SMALL_STEP, where threads only fight over a few small products. Never the load average: the
     count, and so the order of every sum, is the same whatever ran a minute before."""
     if num_threads is not None:
@@ -76,6 +79,9 @@ def choose_threads(num_threads: int | None, num_parameters: int, batch_size: int
     work = num_parameters * batch_size
     if work < SMALL_STEP:
         return 1, f"auto: {num_parameters:,} parameters x batch {batch_size} < {SMALL_STEP:,}"
+    if processes > 1:
+        share = max(1, torch.get_num_threads() // processes)
+        return share, f"auto: torch's default shared by {processes} processes on this machine"
     return torch.get_num_threads(), f"auto: torch's default, {num_parameters:,} parameters x batch {batch_size}"
 
 

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from aecli.data import Dataset, build_dataset
 from aecli.engine.device import choose_precision, data_budget, flush_denormals
+from aecli.engine.distributed import SINGLE, World, wrap
 from aecli.engine.optim import build_optimizer
 from aecli.errors import UserError
 from aecli.likelihoods import LIKELIHOODS, Likelihood, build_likelihood
@@ -39,7 +40,17 @@ class Experiment:
     regularizers: list[Regularizer]
     model: Autoencoder
     brought: list[str] = field(default_factory=list)  # what the options chose for each other, for the start line
+    world: World = SINGLE  # this process's place in a distributed run (aecli.engine.distributed)
     _optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
+    _forward_with: torch.nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def forward_with(self) -> torch.nn.Module:
+        """What the training step calls the model through: DistributedDataParallel in a distributed
+        run (built on first use, its batch norms synchronized with model.sync_batch_norm), else the model."""
+        if self._forward_with is None:
+            self._forward_with = wrap(self.model, self.device, bool(self.cfg.model.get("sync_batch_norm", False)))
+        return self._forward_with
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -77,7 +88,7 @@ class Experiment:
         )
 
 
-def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
+def build_experiment(cfg: DictConfig, device: torch.device, world: World = SINGLE) -> Experiment:
     """Dataset, likelihood, regularizers, model and optimizer for `cfg`, checked against each other
     (a UserError before any training when they cannot work together), on `device`.
 
@@ -101,7 +112,7 @@ def build_experiment(cfg: DictConfig, device: torch.device) -> Experiment:
     if precision != cfg.trainer.precision:  # auto chose: the saved config records it
         OmegaConf.update(cfg, "trainer.precision", precision)
         brought.append(f"trainer.precision={precision} ({why})")
-    return Experiment(cfg, device, placed, likelihood, regularizers, model, brought)
+    return Experiment(cfg, device, placed, likelihood, regularizers, model, brought, world)
 
 
 def _likelihood_and_model(

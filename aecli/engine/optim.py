@@ -48,9 +48,13 @@ def _fused_available(model: torch.nn.Module) -> bool:
     return devices == {"cuda"} or (devices == {"cpu"} and cpu_fused)
 
 
-def make_step_loss(model: Autoencoder, likelihood: Likelihood, regularizers: list[Regularizer], trainer: DictConfig) -> StepLoss:
+def make_step_loss(
+    model: Autoencoder, likelihood: Likelihood, regularizers: list[Regularizer], trainer: DictConfig,
+    forward_with: torch.nn.Module | None = None,
+) -> StepLoss:
     """A training batch (and its labels, for a conditional model) -> its loss terms (see `loss_terms`), under bf16 autocast when
-    `trainer.precision=bf16` and compiled with torch.compile when `trainer.compile=true`."""
+    `trainer.precision=bf16` and compiled with torch.compile when `trainer.compile=true`; the
+    forward pass runs through `forward_with` when given (a distributed run's DDP wrapper)."""
     dtype = PRECISIONS[trainer.precision]
     device_type = next(model.parameters()).device.type
     if dtype is torch.bfloat16 and device_type == "cpu" and not cpu_has_bf16():
@@ -59,9 +63,9 @@ def make_step_loss(model: Autoencoder, likelihood: Likelihood, regularizers: lis
 
     def step_loss(x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
         if dtype is None:  # fp32: no autocast context at all
-            return loss_terms(model, likelihood, regularizers, x, y)[0]
+            return loss_terms(model, likelihood, regularizers, x, y, forward_with=forward_with)[0]
         with torch.autocast(device_type, dtype=dtype):
-            return loss_terms(model, likelihood, regularizers, x, y)[0]
+            return loss_terms(model, likelihood, regularizers, x, y, forward_with=forward_with)[0]
 
     return _compiled(step_loss, device_type) if trainer.compile else step_loss
 

@@ -30,11 +30,15 @@ class EpochPosition:
     step: int = 0
     sums: dict[str, Tensor] = field(default_factory=dict)
 
+    def draw_order(self, num_train: int, device: torch.device) -> None:
+        """The epoch's batch order, drawn from torch's generator unless a graceful stop kept one."""
+        if self.order is None:
+            self.order, self.step, self.sums = torch.randperm(num_train, device=device), 0, {}
+
     def batches(self, num_train: int, batch_size: int, device: torch.device) -> Iterator[tuple[int, Tensor]]:
         """(step, sample indices) for the rest of the epoch: a fresh random order (torch's
         generator), or the rest of the one a graceful stop cut short; `step` counts from 1."""
-        if self.order is None:
-            self.order, self.step, self.sums = torch.randperm(num_train, device=device), 0, {}
+        self.draw_order(num_train, device)
         for begin in range(self.step * batch_size, num_train, batch_size):
             self.step += 1
             yield self.step, self.order[begin : begin + batch_size]
@@ -61,6 +65,14 @@ class RunningTerms:
 
     def as_dict(self) -> dict[str, Tensor]:
         return {} if self.sums is None else dict(zip(self.names, self.sums.unbind()))
+
+    def summed_over_ranks(self) -> dict[str, Tensor]:
+        """The sums of every rank of a distributed run (in place), as `as_dict` gives them."""
+        from aecli.engine.distributed import sum_over_ranks
+
+        if self.sums is not None:
+            sum_over_ranks(self.sums)
+        return self.as_dict()
 
     def means(self, count: int) -> dict[str, float]:
         return {key: value / count for key, value in zip(self.names, self.sums.tolist())}
@@ -135,12 +147,17 @@ class ProgressBar:
 
 def check_finite(guard: FiniteGuard, epoch: int, num_batches: int, state: TrainState, lr: float) -> None:
     """Raise TrainingDiverged when a loss term of the epoch's batches stopped being finite."""
+    from aecli.engine.distributed import any_rank
+
     failure = guard.first_failure()
     guard.reset()
+    somewhere = any_rank(failure is not None)  # every rank asks, so all stop together
     if failure is not None:
         step, term, value = failure
         what = f"the loss term {term!r} became {value} at epoch {epoch}, step {step}/{num_batches}"
         raise diverged(what, epoch, step, term, state, lr)
+    if somewhere:
+        raise diverged(f"a loss term of another rank stopped being finite in epoch {epoch}", epoch, None, "total", state, lr)
 
 
 def check_finite_validation(val: dict[str, float], epoch: int, state: TrainState, lr: float) -> None:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from aecli.data import Split
+from aecli.engine.distributed import SINGLE, World, sum_over_ranks
 from aecli.engine.rng import seeded_draws
 from aecli.likelihoods import Likelihood
 from aecli.models import Autoencoder, Forward
@@ -24,6 +25,7 @@ def loss_terms(
     x: Tensor,
     y: Tensor | None = None,
     corrupt: bool = True,
+    forward_with: torch.nn.Module | None = None,
 ) -> tuple[dict[str, Tensor], Forward]:
     """Named loss terms for one batch, each averaged over the batch; "total" is their sum.
 
@@ -34,10 +36,11 @@ def loss_terms(
     After "total" come figures logged like the terms but never optimized: "recon_sse" (the squared
     error of the decoder's mean against the clean `x`, per sample) and the model's and regularizers'
     diagnostics (e.g. the VAE's KL per latent). `y`: the batch's labels, which a conditional model
-    takes (every other ignores them).
+    takes (every other ignores them). `forward_with`: what the pass runs through, when not the model
+    itself (a distributed run's DistributedDataParallel wrapper of it).
     """
     x_in = corrupted(regularizers, x) if corrupt else x
-    forward = model(x_in, y)
+    forward = (forward_with or model)(x_in, y)
     terms = {"recon": likelihood.nll(forward.output, x).mean(), **model.penalty(x_in, forward)}
     for regularizer in regularizers:
         terms.update(regularizer.penalty(model, x_in, forward))
@@ -70,9 +73,12 @@ def evaluate_split(
     split: Split,
     batch_size: int,
     corruption_seed: int | None = None,
+    world: World = SINGLE,
 ) -> dict[str, float]:
     """Every loss term on a whole split, `recon_sse` included, in large batches, under inference mode (plain no_grad
-    when a regularizer's penalty differentiates the encoder, e.g. contractive).
+    when a regularizer's penalty differentiates the encoder, e.g. contractive). In a distributed
+    run (`world`) each rank scores its rows and the sums are summed over the ranks: exact means
+    over every sample, not a mean of the ranks' means.
 
     The input is clean, unless `corruption_seed` is given and a regularizer corrupts the input
     (denoising): then the encoder sees the training corruption, drawn from that seed (the same
@@ -83,13 +89,17 @@ def evaluate_split(
     inference = not any(r.needs_grad for r in regularizers)
     corrupt = corruption_seed is not None and any(r.corrupts_input for r in regularizers)
     sums: dict[str, Tensor] = {}
-    draws = seeded_draws(corruption_seed) if corrupt else nullcontext()
+    draws = seeded_draws(corruption_seed + world.rank * 7_919) if corrupt else nullcontext()
+    own = split.rows(world.rows(len(split))) if world.distributed else split
     with torch.no_grad(), torch.inference_mode(inference), draws:
-        for x, y in split.labelled_batches(batch_size):
+        for x, y in own.labelled_batches(batch_size):
             terms, _ = loss_terms(model, likelihood, regularizers, x, y, corrupt=corrupt)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0) + value * len(x)
-        means = (torch.stack([value.float() for value in sums.values()]) / len(split)).tolist()  # one host sync
+        totals = torch.stack([value.float() for value in sums.values()])
+    if world.distributed:
+        totals = sum_over_ranks(totals.clone())  # a copy made outside inference mode, which the collective may write
+    means = (totals / len(split)).tolist()  # one host sync
     return dict(zip(sums, means))
 
 

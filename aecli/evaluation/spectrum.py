@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aecli.data.decode_cache import cache_root
+
 log = logging.getLogger("aecli")
 
 # Rows per chunk of float64 work: bounds the temporaries (4096 x 3072 is 100 MB).
@@ -113,6 +115,4 @@ def cached_spectrum(x: np.ndarray, folder: Path | None = None) -> Spectrum:
 
 def cache_folder() -> Path:
     """Where spectra are cached: $AECLI_CACHE_DIR, else the per-user cache folder, under spectra/."""
-    if os.environ.get("AECLI_CACHE_DIR"):
-        return Path(os.environ["AECLI_CACHE_DIR"]) / "spectra"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aecli" / "spectra"
+    return cache_root() / "spectra"

@@ -39,6 +39,7 @@ SETTINGS = {
     "tied_weights": Bool(),
     "input_gain": Bool(old=False),
     "conditional": Bool(old=False),
+    "sync_batch_norm": Bool(old=False),
 }
 
 

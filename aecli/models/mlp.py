@@ -182,6 +182,7 @@ SETTINGS = {
     "normalize_input": Bool(old=False),
     "batch_norm": Bool(old=False),
     "conditional": Bool(old=False),
+    "sync_batch_norm": Bool(old=False),
 }
 
 

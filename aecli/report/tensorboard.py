@@ -30,3 +30,16 @@ def quiet_writer_thread_failures() -> Iterator[None]:
     finally:
         threading.excepthook = previous
 
+
+
+class NullWriter:
+    """A SummaryWriter that writes nothing: what the ranks other than 0 of a distributed run log to."""
+
+    def __enter__(self) -> NullWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,9 @@ def overrides_of(entry: Entry, seed: int, data_root: str | None) -> list[str]:
             *([f"data.root={data_root}"] if entry.mnist and data_root else [])]
 
 
+_COMPOSING = threading.Lock()  # Hydra's compose API keeps global state: one composition at a time (--jobs runs threads)
+
+
 def expected_hash(entry: Entry, seed: int, data_root: str | None) -> dict[str, str]:
     """The config hashes (aecli.runs.provenance) a run of this experiment and seed records: its
     experiment YAML as it stands now, composed as `aecli train` composes it."""
@@ -48,7 +52,7 @@ def expected_hash(entry: Entry, seed: int, data_root: str | None) -> dict[str, s
     from aecli.runs.provenance import hashes
 
     register_resolvers()
-    with initialize_config_module("aecli.configs", version_base="1.3"):
+    with _COMPOSING, initialize_config_module("aecli.configs", version_base="1.3"):
         return hashes(compose("train", overrides=overrides_of(entry, seed, data_root)))
 
 

@@ -46,6 +46,11 @@ RESUME_ELSEWHERE = "resume writes into the run's own folder: make it writable, o
 
 class RunDirGuard(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from aecli.runs.ranks import world_from_env
+
+        world = world_from_env()
+        if world is not None and not world.main:  # rank 0 checks and holds the folder of a distributed run
+            return
         try:
             run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir"))).absolute()
         except Exception:  # an interpolation only Hydra's job context can resolve: leave it to Hydra

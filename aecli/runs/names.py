@@ -47,11 +47,22 @@ def in_run_folder(resume: Any, new_folder: str) -> str:
 
 
 def new_run_only(resume: Any, value: Any) -> Any:
-    """`value` for a new run, null for a resumed one."""
-    return value if resume is None else None
+    """`value` for a new run, null for a resumed one, and for every rank but 0 of a distributed run
+    (only rank 0 writes into the run folder)."""
+    from aecli.runs.ranks import world_from_env
+
+    world = world_from_env()
+    return value if resume is None and (world is None or world.main) else None
+
+
+def started(pattern: str) -> str:
+    """When this run started, in `pattern` (strftime): the same on every rank (aecli.runs.ranks)."""
+    from aecli.runs.ranks import run_started
+
+    return run_started(pattern)
 
 
 def register_resolvers() -> None:
     """Make the resolvers above known to OmegaConf as `${aecli.NAME:...}` (before Hydra composes)."""
-    for resolver in (run_name, job_name, in_run_folder, new_run_only):
+    for resolver in (run_name, job_name, in_run_folder, new_run_only, started):
         OmegaConf.register_new_resolver(f"aecli.{resolver.__name__}", resolver, replace=True)

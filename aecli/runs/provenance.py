@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 # Keys that say only where or how a run happens, not what it computes (and the results page's
 # claim: block, which words the run): they do not enter the hash.
 PLACE_KEYS = (
-    "data.root", "data.download", "data.placement", "trainer.device", "trainer.num_threads", "trainer.progress",
+    "data.root", "data.download", "data.placement", "trainer.device", "trainer.devices", "trainer.num_threads", "trainer.progress",
     "resume", "trust_code", "claim",
 )
 

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 # What may change when a run is resumed: more epochs, another device or data folder,
 # a lower learning rate (say after a divergence), and what is shown or plotted. Anything
 # else would make the continued run a different experiment.
-RESUME_OVERRIDES = ("trainer.epochs", "trainer.lr", "trainer.device", "trainer.progress", "data.root", "data.download", "trust_code")
+RESUME_OVERRIDES = ("trainer.epochs", "trainer.lr", "trainer.device", "trainer.devices", "trainer.progress", "data.root", "data.download",
+                    "trust_code")
 RESUME_OVERRIDE_GROUPS = ("log.", "tsne.")
 
 # A key every `aecli evaluate` writes into metrics.json: its absence after evaluate_after means

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 from aecli.data.arrays import read_array_file
@@ -43,9 +44,22 @@ def test_image_layouts_come_out_channels_first(tmp_path, shape, layout, to_nchw,
     assert source.x.flags.c_contiguous
 
 
-def test_vectors_layout_on_a_matching_array(tmp_path):
-    np.save(tmp_path / "v.npy", np.zeros((3, 4), np.uint8))
-    assert read_array_file(tmp_path / "v.npy", layout="vectors").x.dtype == np.float32
+def test_vectors_layout_on_a_matching_array_keeps_bytes_and_hands_them_out_as_the_numbers_they_are(tmp_path):
+    """Byte vectors stay uint8 (a quarter of float32's memory, mapped from the .npy) and reach the
+    model as 0..255, as they did when the reader made them float32."""
+    from omegaconf import OmegaConf
+
+    from aecli.data.assemble import dataset_from_source
+
+    values = np.arange(40, dtype=np.uint8).reshape(10, 4) * 6
+    np.save(tmp_path / "v.npy", values)
+    source = read_array_file(tmp_path / "v.npy", layout="vectors")
+    assert source.x.dtype == np.uint8 and source.mapped
+    cfg = OmegaConf.create({"name": "array", "seed": 0, "val_fraction": 0.2, "test_fraction": 0.2, "test_size": None})
+    data = dataset_from_source(source, cfg)
+    got = torch.cat([data.train.x, data.val.x, data.test.x]).sort(0).values
+    np.testing.assert_array_equal(got.numpy(), values.astype(np.float32))
+    assert data.value_range() == (0.0, float(values.max()))
 
 
 def test_ambiguous_4d_shape_asks_for_the_layout(tmp_path):

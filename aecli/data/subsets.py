@@ -1,0 +1,48 @@
+"""The two cuts every dataset takes, in one place (aecli.data.build_dataset): the first N training
+samples (`dataset.train_size`) and the classes left out of training (`dataset.exclude_classes`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import Tensor
+
+from aecli.data.base import Dataset, Split
+from aecli.errors import UserError
+
+
+def exclude_classes(data: Dataset, classes: list[int]) -> Dataset:
+    """`data` with the samples of `classes` removed from train and val (the test split keeps
+    them: they are the anomalies `aecli evaluate` scores). Any labelled dataset; one place."""
+    if not classes:
+        return data
+    if data.train.labels is None:
+        raise UserError(
+            f"dataset.exclude_classes={list(classes)} needs labelled data, but {data.name} has no labels; remove the key"
+        )
+    present = sorted(set(torch.cat([s.labels for s in (data.train, data.val, data.test)]).unique().tolist()))
+    unknown = [c for c in classes if c not in present]
+    if unknown:
+        raise UserError(
+            f"dataset.exclude_classes names class {unknown[0]}, which {data.name} does not have; "
+            f"choose among {', '.join(map(str, present))}"
+        )
+    excluded = torch.tensor(sorted(set(classes)))
+    kept = {name: _without(getattr(data, name), excluded) for name in ("train", "val")}
+    if min(len(split) for split in kept.values()) == 0:
+        raise UserError(
+            f"dataset.exclude_classes={list(classes)} leaves no training or validation samples; keep at least one class"
+        )
+    return dataclasses.replace(data, **kept, excluded_classes=tuple(excluded.tolist()))
+
+
+def first_training_samples(data: Dataset, count: int | None) -> Dataset:
+    """`data` with only the first `count` training samples (None: all); val and test unchanged."""
+    if count is None or count >= len(data.train):
+        return data
+    return dataclasses.replace(data, train=data.train.rows(slice(count)))
+
+
+def _without(split: Split, excluded: Tensor) -> Split:
+    return split.rows(~torch.isin(split.labels, excluded.to(split.labels.device)))
