@@ -4,9 +4,10 @@ TensorBoard and a printed table."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from aecli.commands.finished_run import check_command, open_run
 from aecli.commands.user_errors import report_user_errors
@@ -55,9 +56,12 @@ def _evaluate(cfg: DictConfig, started: float) -> dict:
     return evaluation.metrics
 
 
-def evaluate_finished_run(run_dir: Path) -> dict:
-    """`aecli evaluate run=RUN_DIR` with the shipped evaluate settings: the last step of a
-    train run with `evaluate_after=true`."""
+def evaluate_finished_run(run_dir: Path, changes: Any = None) -> dict:
+    """`aecli evaluate run=RUN_DIR` with the shipped evaluate settings, and `changes` to them (an
+    experiment's `evaluate_with:` block, e.g. the binarized-MNIST tables' nll_iw_samples: 5000):
+    the last step of a train run with `evaluate_after=true`."""
     settings = shipped_settings("evaluate")
+    if changes:
+        settings = OmegaConf.merge(settings, changes)
     settings.run = str(run_dir)
     return evaluate(settings)

@@ -210,7 +210,7 @@ def objective(experiment: Any, run_dir: Path, best_epoch: int, varied: list[str]
     if cfg.evaluate_after:
         from aecli.commands.evaluate import evaluate_finished_run
 
-        evaluate_finished_run(run_dir)
+        evaluate_finished_run(run_dir, cfg.get("evaluate_with"))
     final = read_metrics(run_dir)
     log_hparams(run_dir / "tensorboard", cfg, final, best_epoch, list(varied))
     return objective_value(cfg.objective, final)

@@ -34,7 +34,7 @@ TSNE_BACKENDS = ("auto", "sklearn", "opentsne")  # auto: by the number of points
 OPTIMIZERS = ("adam", "adamw", "sgd")
 PRECISIONS = ("fp32", "bf16", "auto")  # auto: chosen when the run is built (aecli.engine.device.choose_precision)
 PRETRAIN = ("none", "layerwise")
-SCHEDULERS = ("none", "cosine", "wsd", "step", "plateau")
+SCHEDULERS = ("none", "cosine", "wsd", "step", "plateau", "iwae")
 DIRECTIONS = ("minimize", "maximize")
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 

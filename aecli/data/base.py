@@ -34,6 +34,10 @@ LABELLED = {
         min=0, requirement="be a list of class indices (integers >= 0) such as [3] or [], the classes left out of training",
         old=[],
     ),
+    "include_classes": IntList(
+        min=0, requirement="be a list of class indices (integers >= 0) such as [3] or [], the only classes trained on",
+        old=[],
+    ),
 }
 
 

@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 
 from aecli.data import DATASETS
 from aecli.data.assemble import GIVEN_TEST, dataset_from_source
+from aecli.data.binarize import BINARIZE
 from aecli.data.base import Dataset
 from aecli.data.download import fetch
 from aecli.data.idx import default_data_root, read_idx
@@ -162,7 +163,7 @@ def load_idx_dataset(name: str, cfg: DictConfig, data_cfg: DictConfig) -> Datase
 
 
 def _register(name: str) -> None:
-    @DATASETS.register(name, settings=GIVEN_TEST)
+    @DATASETS.register(name, settings={**GIVEN_TEST, **BINARIZE})
     def load(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
         return load_idx_dataset(name, cfg, data_cfg)
 

@@ -37,6 +37,31 @@ def exclude_classes(data: Dataset, classes: list[int]) -> Dataset:
     return dataclasses.replace(data, **kept, excluded_classes=tuple(excluded.tolist()))
 
 
+def include_classes(data: Dataset, classes: list[int], excluded: list[int]) -> Dataset:
+    """`data` trained and validated on `classes` only (one-class anomaly detection): every other
+    class leaves train and val, as if `dataset.exclude_classes` named it, and stays in test."""
+    if not classes:
+        return data
+    if excluded:
+        raise UserError("dataset.include_classes and dataset.exclude_classes both choose the training classes; "
+                        "set one of them and leave the other at []")
+    if data.train.labels is None:
+        raise UserError(
+            f"dataset.include_classes={list(classes)} needs labelled data, but {data.name} has no labels; remove the key"
+        )
+    present = sorted(set(torch.cat([s.labels for s in (data.train, data.val, data.test)]).unique().tolist()))
+    unknown = [c for c in classes if c not in present]
+    if unknown:
+        raise UserError(
+            f"dataset.include_classes names class {unknown[0]}, which {data.name} does not have; "
+            f"choose among {', '.join(map(str, present))}"
+        )
+    others = [c for c in present if c not in set(classes)]
+    if not others:
+        raise UserError(f"dataset.include_classes={list(classes)} names every class; leave one out (or set it to [])")
+    return exclude_classes(data, others)
+
+
 def first_training_samples(data: Dataset, count: int | None) -> Dataset:
     """`data` with only the first `count` training samples (None: all); val and test unchanged."""
     if count is None or count >= len(data.train):

@@ -104,6 +104,7 @@ def build_experiment(cfg: DictConfig, device: torch.device, world: World = SINGL
     likelihood, model = _likelihood_and_model(cfg, data, regularizers, brought)
     for regularizer in regularizers:
         regularizer.check(model, data)
+        regularizer.likelihood = likelihood
     if model.needs_input_statistics:  # the whole train split as float: only for a model that uses it
         model.fit_input(data.train.x)
     placed = data.to(device, data_budget(device, str(cfg.data.placement)))

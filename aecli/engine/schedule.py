@@ -4,7 +4,9 @@
 over the last trainer.decay_fraction of the epochs, the last epoch at lr / (2 * decay epochs);
 Hägele et al. 2024), none (constant), cosine (from trainer.lr down to 0 at the last epoch),
 step (times trainer.gamma every trainer.step_size epochs), plateau (times trainer.gamma after
-trainer.step_size epochs without a better validation loss). `trainer.warmup_epochs` first rises
+trainer.step_size epochs without a better validation loss), iwae (Burda et al. 2016's: stage i =
+0, 1, ..., 7 lasts 3^i epochs at trainer.lr * 10^(-i/7), 3280 epochs in all; later epochs stay at
+the last stage's rate). `trainer.warmup_epochs` first rises
 linearly from lr / (warmup + 1) to lr; the schedule counts its epochs after the warm-up.
 `trainer.patience`: stop after that many epochs without a better validation loss (null: never).
 The state (plateau's scale and count) travels in last.pt, so a resumed run continues the same schedule.
@@ -17,6 +19,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from omegaconf import DictConfig
+
+
+IWAE_STAGES = 8  # the IWAE paper's schedule: 3^0 + ... + 3^7 = 3280 epochs
 
 
 @dataclass
@@ -57,6 +62,9 @@ class Schedule:
             return self.lr if left >= decay else self.lr * (left + 0.5) / decay
         if self.kind == "step":
             return self.lr * self.gamma ** (after // self.step_size)
+        if self.kind == "iwae":  # stage i covers epochs (3^i - 1) / 2 + 1 .. (3^(i+1) - 1) / 2 of the schedule
+            stage = min(IWAE_STAGES - 1, int(math.log(2 * after + 1, 3) + 1e-9))
+            return self.lr * 10 ** (-stage / (IWAE_STAGES - 1))
         return self.lr * self.scale  # none (scale stays 1) and plateau
 
     def observe(self, epoch: int, val_loss: float) -> None:

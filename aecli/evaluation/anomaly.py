@@ -37,6 +37,31 @@ def anomaly_auroc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:
     return float(roc_auc_score(is_anomaly, scores))
 
 
+def knn_distance_scores(train_codes: np.ndarray, test_codes: np.ndarray, k: int) -> np.ndarray:
+    """Each test code's mean Euclidean distance to its `k` nearest training codes: far from every
+    code the model saw is anomalous, whatever the reconstruction (a simple digit reconstructs
+    well even from a model of another digit)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    train = np.asarray(train_codes, dtype=np.float64).reshape(len(train_codes), -1)
+    test = np.asarray(test_codes, dtype=np.float64).reshape(len(test_codes), -1)
+    distances, _ = NearestNeighbors(n_neighbors=min(k, len(train))).fit(train).kneighbors(test)
+    return distances.mean(axis=1)
+
+
+def mahalanobis_scores(train_codes: np.ndarray, test_codes: np.ndarray, ridge: float = 1e-6) -> np.ndarray:
+    """Each test code's squared Mahalanobis distance to the training codes' mean under their
+    covariance (a ridge of `ridge` times its mean variance keeps it invertible): a Gaussian fit
+    of the normal class in code space, its negative log-density up to constants."""
+    train = np.asarray(train_codes, dtype=np.float64).reshape(len(train_codes), -1)
+    test = np.asarray(test_codes, dtype=np.float64).reshape(len(test_codes), -1)
+    mean = train.mean(axis=0)
+    covariance = np.atleast_2d(np.cov(train, rowvar=False))
+    covariance += np.eye(len(covariance)) * ridge * max(float(np.trace(covariance)) / len(covariance), 1e-12)
+    centred = test - mean
+    return np.einsum("ij,ij->i", centred @ np.linalg.inv(covariance), centred)
+
+
 def roc_curve_points(scores: np.ndarray, is_anomaly: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The ROC curve for a figure: (false_positive_rate, true_positive_rate), each (P,) from
     (0, 0) to (1, 1), one point per distinct threshold (collinear points dropped). The

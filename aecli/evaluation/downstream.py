@@ -12,7 +12,7 @@ from torch import Tensor
 
 from aecli.data import Split
 from aecli.engine.steps import reconstruction_nll
-from aecli.evaluation.anomaly import anomaly_auroc, roc_curve_points
+from aecli.evaluation.anomaly import anomaly_auroc, knn_distance_scores, mahalanobis_scores, roc_curve_points
 from aecli.evaluation.ppca import ppca_nll, ppca_of_spectrum
 from aecli.evaluation.spectrum import Spectrum
 from aecli.evaluation.probes import few_label_probe
@@ -65,10 +65,13 @@ def label_budget_probes(
 def detect_anomalies(
     model: Autoencoder, likelihood: Likelihood, regularizers: list[Regularizer], test: Split,
     excluded: tuple[int, ...], settings, batch_size: int, result: Downstream,
+    train_codes: np.ndarray | None = None, test_codes: np.ndarray | None = None,
 ) -> None:
     """anomaly_auroc of the test split, the left-out classes as anomalies: scored by a
     regularizer's own score where one defines it (the VAE's negative ELBO), else by the
-    reconstruction loss (the likelihood's negative log-likelihood, nats per sample)."""
+    reconstruction loss (the likelihood's negative log-likelihood, nats per sample); beside it,
+    given the codes, anomaly_auroc_knn (the mean distance to the probe.knn_k nearest training
+    codes) and anomaly_auroc_mahalanobis (the distance to a Gaussian fit of the training codes)."""
     is_anomaly = torch.isin(test.labels, torch.tensor(excluded, device=test.labels.device)).cpu().numpy()
     if is_anomaly.all() or not is_anomaly.any():
         result.notes.append(
@@ -85,6 +88,10 @@ def detect_anomalies(
     fpr, tpr = roc_curve_points(scores, is_anomaly)
     result.metrics["anomaly_auroc"] = auroc
     result.anomaly = Anomaly(auroc, name, fpr, tpr, excluded, int(is_anomaly.sum()), int((~is_anomaly).sum()))
+    if train_codes is not None and test_codes is not None:
+        k = int(settings.probe.knn_k)
+        result.metrics["anomaly_auroc_knn"] = anomaly_auroc(knn_distance_scores(train_codes, test_codes, k), is_anomaly)
+        result.metrics["anomaly_auroc_mahalanobis"] = anomaly_auroc(mahalanobis_scores(train_codes, test_codes), is_anomaly)
 
 
 def ppca_baseline(spectrum: Spectrum, test_x: Tensor, latent_dim: int, likelihood: Likelihood, result: Downstream) -> None:

@@ -137,7 +137,8 @@ def _downstream(
         with _timed(seconds, "anomaly"):
             torch.manual_seed(experiment.seed)  # a sampled score (the VAE's) repeats from call to call
             detect_anomalies(
-                model, likelihood, experiment.regularizers, data.test, data.excluded_classes, settings, batch_size, result
+                model, likelihood, experiment.regularizers, data.test, data.excluded_classes, settings, batch_size, result,
+                train_codes, test_codes,
             )
     with _timed(seconds, "ppca"):
         ppca_baseline(spectrum, test_x, model.latent_dim, likelihood, result)

@@ -41,18 +41,18 @@ def build_linear(cfg: DictConfig, sample_shape: tuple[int, ...], outputs_per_dim
 @torch.no_grad()
 def balanced_orthogonal_init(model: MLPAutoencoder) -> None:
     """Encoder weight (k, D) with orthonormal rows (torch's RNG, so seeded), decoder weight its
-    transpose, biases zero. A decoder that does not mirror the encoder (a VAE's mean and
-    log-variance heads, a likelihood with more than one output per dimension) keeps its own
-    initialisation; a tied decoder follows the encoder by itself."""
+    transpose, biases zero. Where an output comes in blocks (a VAE encoder's mean and log-variance,
+    a decoder's mean and learned log-variance), the first block (the mean) is set so and the others
+    start at zero weights and biases: a posterior and a decoder variance of 1, the same for every
+    input. A tied decoder follows the encoder by itself."""
     encoder = next(m for m in model.encoder if isinstance(m, nn.Linear))
-    latent, dim = encoder.weight.shape
-    basis, _ = torch.linalg.qr(torch.randn(dim, latent, dtype=torch.float64))
-    encoder.weight.copy_(basis.T)
     decoder = next((m for m in model.decoder if isinstance(m, nn.Linear)), None)
-    if decoder is not None and decoder.weight.shape != (dim, latent):
-        return
-    for layer in (encoder, decoder):
-        if layer is not None and layer.bias is not None:
+    latent, dim = model.latent_dim, encoder.weight.shape[1]
+    basis, _ = torch.linalg.qr(torch.randn(dim, latent, dtype=torch.float64))
+    for layer, mean_block in ((encoder, basis.T), (decoder, basis)):
+        if layer is None or not hasattr(layer, "weight"):  # a tied decoder has the encoder's weight
+            continue
+        layer.weight.zero_()
+        layer.weight[: len(mean_block)] = mean_block
+        if layer.bias is not None:
             layer.bias.zero_()
-    if decoder is not None:
-        decoder.weight.copy_(basis)

@@ -29,6 +29,7 @@ class Regularizer:
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
+        self.likelihood: Any = None  # the run's likelihood, set when the experiment is built (terms that decode: the IWAE bound)
 
     def make_bottleneck(self, latent_dim: int) -> Bottleneck:
         """The code layer this term needs (`bottleneck`), for a code of `latent_dim` values."""

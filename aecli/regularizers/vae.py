@@ -39,6 +39,7 @@ SETTINGS = {
     "prior_components": Int(min=1, old=10),
     "tc_weight": Float(min=0, nullable=True, old=None, requirement="be a number >= 0 (beta-TCVAE's total-correlation weight) or null (the plain KL)"),
     "tc_estimator": Choice(*ESTIMATORS, old="mws"),
+    "iw_samples": Int(min=1, requirement="be a positive number of importance samples (1: the VAE's bound)", old=1),
 }
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active when Cov_x(E_q[z]) > 0.01
@@ -69,6 +70,10 @@ class VAE(Regularizer):
             raise UserError("regularizer.vae.tc_weight splits the KL by latent, which needs a prior that factorizes over "
                             "them; use regularizer.vae.prior=normal")
         self.dataset_size = 1  # the training samples N of beta-TCVAE's estimates, known at `check`
+        self.iw_samples = int(cfg.iw_samples)
+        if self.iw_samples > 1 and (self.beta != 1 or self.warmup_epochs or self.tc_weight is not None):
+            raise UserError("regularizer.vae.iw_samples > 1 trains the importance-weighted bound, which has no KL term to "
+                            "weigh; keep regularizer.vae.beta=1, warmup_epochs=0 and tc_weight=null with it")
         self.start_epoch(1)
 
     def make_bottleneck(self, latent_dim: int) -> GaussianBottleneck:
@@ -81,6 +86,8 @@ class VAE(Regularizer):
         self.train_weight = self.beta * ramp
 
     def penalty(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
+        if self.iw_samples > 1:
+            return self.importance_weighted(model, x, forward)
         weight = self.train_weight if model.training else self.beta
         if self.tc_weight is not None:  # beta-TCVAE: the KL's three parts (aecli.regularizers.total_correlation)
             parts = kl_parts(forward.code, forward.stats["mean"], forward.stats["logvar"], self.dataset_size, self.tc_estimator)
@@ -89,6 +96,21 @@ class VAE(Regularizer):
                     "kl_dimwise": weight * parts["dimwise_kl"].mean()}
         kl = model.bottleneck.kl(forward.stats["mean"], forward.stats["logvar"], forward.code).mean()
         return {"kl": weight * kl}
+
+    def importance_weighted(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
+        """The IWAE bound (Burda et al. 2016) with k = iw_samples draws: -log (1/k) sum_i p(x|z_i)
+        p(z_i) / q(z_i|x), per sample. `recon` (one draw, the pass's) stays the first term, and
+        `iw_bound` = the bound - recon, so `total` is the negative bound and its gradient the bound's."""
+        mean, logvar = forward.stats["mean"], forward.stats["logvar"]
+        k, (rows, latent_dim) = self.iw_samples, mean.shape
+        z = mean + torch.exp(0.5 * logvar) * torch.randn(k, rows, latent_dim, device=mean.device, dtype=mean.dtype)
+        labels = None if forward.labels is None else forward.labels.repeat(k)
+        targets = x.unsqueeze(0).expand(k, *x.shape).reshape(k * rows, *x.shape[1:])
+        log_px = -self.likelihood.nll(model.decode(z.reshape(k * rows, latent_dim), y=labels), targets).reshape(k, rows)
+        log_w = log_px + model.bottleneck.log_prior(z) - log_normal(z, mean, logvar).sum(-1)
+        bound = math.log(k) - torch.logsumexp(log_w, dim=0)
+        recon = self.likelihood.nll(forward.output, x)
+        return {"iw_bound": (bound - recon).mean()}
 
     def diagnostics(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
         if not model.bottleneck.closed_form_kl:

@@ -6,7 +6,7 @@ Each experiment is the real command, `aecli train +experiment=NAME seed=S data.r
 hydra.run.dir=RUNS/NAME/seedS` (which ends with `aecli evaluate`), run once per seed as a
 subprocess with T torch threads, N at a time. What each row claims, its anchor figure, the
 targets every seed must meet and which figures it reports come from the `claim:` block of
-configs/experiment/NAME.yaml. The page is rewritten after every run that ends, so an
+configs/experiment/NAME.yaml (a `long: true` one, days on a few cores, runs only when named). The page is rewritten after every run that ends, so an
 interrupted run still leaves a true page: a run that has not finished says so. A run folder
 that already holds a completed run of the experiment as it stands (its recorded config hashes
 match) is read, not trained again; any other is moved to RUNS/NAME/stale/ and made again.
@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"aecli.results: error: unknown experiment {unknown[0]!r}; choose from {', '.join(sorted(known))}", file=sys.stderr)
         return 2
-    entries = [entry for entry in experiments if not args.names or entry.label in args.names]
+    # A long experiment (days on a few cores) runs when named; otherwise its row says how to run it.
+    entries = [entry for entry in experiments if entry.label in args.names or (not args.names and not entry.long)]
+    shown = [entry for entry in experiments if entry in entries or (not args.names and entry.long)]
     try:
         seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError:
@@ -66,14 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         outcome = run_entry(entry, seed, runs_dir, out.parent / "figures", args.data_root, args.threads)
         with lock:
             outcomes[entry.label, seed] = outcome
-            write_page(out, entries, outcomes, seeds, command, started, [*loads, f"{_load()} after {entry.label} seed {seed}"])
+            write_page(out, shown, outcomes, seeds, command, started, [*loads, f"{_load()} after {entry.label} seed {seed}"])
         print(f"{entry.label} seed {seed}: {outcome.status} in {_duration(outcome.seconds)} {outcome.note}", flush=True)
 
-    write_page(out, entries, outcomes, seeds, command, started, loads)
+    write_page(out, shown, outcomes, seeds, command, started, loads)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         list(pool.map(one, [(entry, seed) for entry in entries for seed in seeds]))
     loads.append(f"{_load()} at the end")
-    write_page(out, entries, outcomes, seeds, command, started, loads)
+    write_page(out, shown, outcomes, seeds, command, started, loads)
     failed = [f"{label} seed {seed}" for (label, seed), outcome in outcomes.items() if outcome.status != "completed"]
     print(f"wrote {out}; " + (f"failed: {', '.join(failed)}" if failed else "all runs completed"))
     return 1 if failed else 0

@@ -74,6 +74,7 @@ class Entry:
     mnist: bool = True
     targets: list[Target] = field(default_factory=list)
     tuned_on: list[int] = field(default_factory=list)  # the seeds its settings were chosen on
+    long: bool = False  # days on a few cores: run only when named (python -m aecli.results NAME)
 
     @property
     def label(self) -> str:  # the row and the run folder
@@ -100,7 +101,7 @@ def load_entries() -> list[Entry]:
         entries.append(Entry(name, block.text, block.anchor, list(block.figures), block.get("compare"),
                              list(block.get("factors") or []), block.get("picture"), "mnist" in text,
                              [Target.parse(str(item)) for item in block.get("targets") or []],
-                             [int(seed) for seed in block.get("tuned_on") or []]))
+                             [int(seed) for seed in block.get("tuned_on") or []], bool(block.get("long", False))))
     references = {target.relative_to for entry in entries for target in entry.targets}
     return sorted(entries, key=lambda entry: (entry.compare is not None, entry.experiment not in references))
 

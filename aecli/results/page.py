@@ -95,11 +95,13 @@ def _row(entry: Entry, outcomes: dict[Key, Outcome], seeds: list[int], done: dic
         device = f"{first.get('device', '?')}, {threads} torch thread{'' if threads == 1 else 's'}"
         time_text = _duration(statistics.fmean(outcome.seconds for outcome in completed.values()))
     missing = [f"seed {seed} {_status_words(outcome)}" for seed, outcome in mine.items() if outcome.status != "completed"]
+    if entry.long and not completed and all(outcome.status == "pending" for outcome in mine.values()):
+        missing = [f"not run: days of training on a few cores; `python -m aecli.results {entry.experiment}` runs it"]
     if missing:
         figure = "; ".join(filter(None, [figure, *missing]))
     target = "; ".join(target.words() for target in entry.targets) or "none (the claim is shown, not scored)"
     met = verdict(entry, completed, seeds, done)
-    tuned = f"seeds {', '.join(map(str, entry.tuned_on))}{_held_out(entry, seeds)}" if entry.tuned_on else "not stated"
+    tuned = f"seeds {', '.join(map(str, entry.tuned_on))}{_held_out(entry, seeds)}" if entry.tuned_on else "none stated"
     revision = ", ".join(dict.fromkeys(outcome.revision for outcome in completed.values()))
     cells = [entry.experiment, entry.claim, entry.anchor, target, figure, met, tuned, time_text, device, revision]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |", met

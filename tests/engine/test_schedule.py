@@ -100,3 +100,15 @@ def test_a_resumed_run_continues_the_schedule(tmp_path):
     resumed = [e.value for e in events(tmp_path / "part").Scalars("optim/lr")]
     assert min(whole) < 0.5  # the plateau decayed at least once
     assert resumed == pytest.approx(whole)
+
+
+def test_the_iwae_schedule_runs_3_to_the_i_epochs_at_each_of_its_8_rates():
+    from collections import Counter
+
+    from aecli.engine.schedule import Schedule
+
+    schedule = Schedule("iwae", 1e-3, 3280)
+    epochs_per_rate = Counter(round(schedule.lr_at(epoch), 12) for epoch in range(1, 3281))
+    expected = {round(1e-3 * 10 ** (-i / 7), 12): 3**i for i in range(8)}
+    assert dict(epochs_per_rate) == expected
+    assert schedule.lr_at(5000) == pytest.approx(1e-4)  # past the schedule: its last rate

@@ -119,8 +119,16 @@ def test_the_linear_model_starts_as_a_projection_onto_a_random_subspace():
     torch.manual_seed(0)
     plain = build_model(model_cfg("linear", latent_dim=3, init="default"), (10,))
     assert not torch.equal(plain.decoder[0].weight, plain.encoder[2].weight.T)
-    vae = build_model(model_cfg("linear", latent_dim=3), (10,), outputs_per_dim=2)  # two outputs per dimension
-    assert (vae.decoder[0].weight.shape, bool(vae.decoder[0].bias.any())) == ((20, 3), True)  # its own init
+    # Outputs in blocks (a VAE's mean and log-variance, a learned decoder variance): the mean blocks
+    # mirror each other, the others start at zero, a variance of 1 for every input.
+    from aecli.models import GaussianBottleneck
+
+    vae = build_model(model_cfg("linear", latent_dim=3), (10,), 2, GaussianBottleneck())
+    encoder, decoder = (next(m for m in part if isinstance(m, torch.nn.Linear)) for part in (vae.encoder, vae.decoder))
+    assert encoder.weight.shape == (6, 10) and decoder.weight.shape == (20, 3)
+    assert torch.allclose(encoder.weight[:3] @ encoder.weight[:3].T, torch.eye(3), atol=1e-6)
+    assert torch.equal(decoder.weight[:10], encoder.weight[:3].T)
+    assert not encoder.weight[3:].any() and not decoder.weight[10:].any() and not encoder.bias.any() and not decoder.bias.any()
 
 
 def test_an_mlp_may_centre_its_input_too_but_not_under_layerwise_pretraining():
