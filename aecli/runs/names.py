@@ -1,9 +1,10 @@
-"""Default run folder names that say what ran, so TensorBoard's run list reads as experiments:
+"""Run folder names that say what ran, so TensorBoard's run list reads as experiments:
 `outputs/<date>/<time>_<dataset>-<model>[-<regularizers>]` for a run and
-`outputs/multirun/<date>/<time>/<job_num>_<what the job overrides>` for a sweep's job
-(configs/train.yaml, hydra.run.dir and hydra.sweep.subdir, through the resolvers below).
-`resume=RUN_DIR` runs in RUN_DIR itself, where Hydra must not replace the run's saved config
-files: hydra.run.dir becomes RUN_DIR and hydra.output_subdir null (`in_run_folder`, `new_run_only`)."""
+`outputs/multirun/<date>/<time>/<job_num>_<what the job overrides>` for a sweep's job (configs/train.yaml, hydra.run.dir and hydra.sweep.subdir, through the
+resolvers below). `run=NAME` finds a run by that part of its folder's name (aecli.runs.find).
+`resume=RUN_DIR` (or `latest`, or a run's name) runs in that run's folder itself, where Hydra must
+not replace the run's saved config files: hydra.run.dir becomes it and hydra.output_subdir null
+(`in_run_folder`, `new_run_only`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import re
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from aecli.errors import UserError
+from aecli.runs.find import find_run
 
 MAX_NAME = 120  # characters of a folder name taken from the overrides (file systems allow 255)
 
@@ -42,8 +46,15 @@ def _option_name(node: Any) -> str:
 
 
 def in_run_folder(resume: Any, new_folder: str) -> str:
-    """A run's folder: the resumed run's own (`resume`), else `new_folder`."""
-    return new_folder if resume is None else str(resume)
+    """A run's folder: the resumed run's own (`resume`: a folder, `latest` or a run's name), else
+    `new_folder`. A resume that names no run stays as given: the run folder's guard and the resume
+    itself say what is wrong, on one line."""
+    if resume is None:
+        return new_folder
+    try:
+        return str(find_run(resume, "resume"))
+    except UserError:
+        return str(resume)
 
 
 def new_run_only(resume: Any, value: Any) -> Any:
