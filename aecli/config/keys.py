@@ -40,6 +40,7 @@ MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
 TRAIN: dict[str, Spec] = {
     "seed": Int(min=0, max=MAX_SEED, old=0),
+    "name": Text(nullable=True, requirement="be a run name (name=NAME: its folder's name, and run=NAME finds it) or null", old=None),
     "resume": Text(nullable=True, requirement="be a run directory written by aecli train (resume=RUN_DIR), latest, a run's name, or null",
                    old=None),
     "trust_code": Bool(old=False),

@@ -79,12 +79,12 @@ def test_no_run_of_that_name_is_one_line_naming_where_it_looked(tmp_path):
         find_run("nosuch", outputs=tmp_path / "outputs")
 
 
-
-def test_resume_latest_continues_the_run_trained_last(tmp_path, monkeypatch):
-    run_cli("train", *LINES, "trainer.epochs=1", cwd=tmp_path)
-    [run] = (tmp_path / "outputs").glob("*/*_lines-mlp")
+def test_a_named_run_is_in_its_folder_name_and_resume_latest_continues_it(tmp_path, monkeypatch):
+    run_cli("train", *LINES, "trainer.epochs=1", "name=first try", cwd=tmp_path)
+    [run] = (tmp_path / "outputs").glob("*/*_first_try")  # made safe for a folder name
     out = run_cli("train", "resume=latest", "trainer.epochs=2", cwd=tmp_path).stdout
     assert f"resume=latest: {run.relative_to(tmp_path)}" in out
     assert json.loads((run / "metrics.json").read_text())["epochs"] == 2
     monkeypatch.chdir(tmp_path)
-    assert load_run("lines-mlp").epoch == 2
+    assert load_run("first_try").epoch == 2
+
