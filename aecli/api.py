@@ -171,7 +171,9 @@ def load_run(
 ) -> Run:
     """Rebuild the run at `run` from `.hydra/config.yaml` (plus `overrides`, e.g. a new
     data.root) and load `checkpoints/<checkpoint>.pt` (weights_only) into its model, on
-    `device` (auto, cpu, cuda, cuda:N, mps; None: the run's own trainer.device).
+    `device` (auto, cpu, cuda, cuda:N, mps; None: the run's own trainer.device). `run` is a
+    folder, or `"latest"` (the run trained last under ./outputs), or a run's name (the newest
+    run of that name; aecli.runs.find).
 
     A run folder is data: a config (or checkpoint) that names code to import (`_target_`, a
     user's own class) is refused unless `trust_code=True` says you trust that folder."""

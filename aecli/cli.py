@@ -21,21 +21,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "evaluate": (
         "aecli.commands.evaluate",
-        "score a finished run: aecli evaluate run=RUN_DIR",
+        "score a finished run: aecli evaluate run=RUN",
     ),
     "visualize-latents": (
         "aecli.commands.visualize_latents",
         "draw the latent codes, first-layer filters and interpolations of a finished run: "
-        "aecli visualize-latents run=RUN_DIR",
+        "aecli visualize-latents run=RUN",
     ),
     "finetune": (
         "aecli.commands.finetune",
         "pretrained encoder + softmax head against the same network from scratch, on N labels: "
-        "aecli finetune run=RUN_DIR labels=N",
+        "aecli finetune run=RUN labels=N",
     ),
     "encode": (
         "aecli.commands.encode",
-        "codes of new data or a split: aecli encode run=RUN_DIR input=PATH output=codes.npz",
+        "codes of new data or a split: aecli encode run=RUN input=PATH output=codes.npz",
     ),
 }
 
@@ -46,6 +46,9 @@ aecli trains, compares and draws autoencoders from Hydra YAML configs.
 
 commands:
 {commands}
+
+RUN is a run folder, latest (the run trained last under ./outputs) or a run's
+name (the newest run of that name: aecli train name=NAME, or dataset-model).
 
 Every command is a Hydra app: it takes overrides (key=value, group=option) and
 Hydra's flags: --help, --cfg job, -m (multirun sweep), -cd DIR (your own configs),

@@ -60,7 +60,7 @@ def test_run_commands_show_help_and_refuse_a_missing_run_in_one_line(command, tm
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"aecli {command}: error: run directory {tmp_path / 'nowhere'} does not exist; "
-        f"pass run=DIR, a directory written by aecli train"
+        f"pass run=DIR, a directory written by aecli train, run=latest or run=NAME"
     )
     assert list(tmp_path.iterdir()) == []
 

@@ -11,19 +11,24 @@ from aecli.config.keys import own_keys
 from aecli.config.schema import Spec, check_values, refuse_non_finite
 from aecli.errors import UserError
 
-REQUIRED_HINTS = {"run": "run=RUN_DIR, a directory written by aecli train", "labels": "labels=N, e.g. labels=100"}
+REQUIRED_HINTS = {"run": "run=RUN_DIR, a directory written by aecli train (or run=latest, run=NAME)",
+                  "labels": "labels=N, e.g. labels=100"}
 
 
 def check_command(cfg: DictConfig, declarations: dict[str, Spec]) -> None:
     """A command's own settings, before any work: every required one given (one line saying how
-    to give it) and every value as declared (aecli.config.keys)."""
+    to give it) and every value as declared (aecli.config.keys); then `run=latest` or `run=NAME`
+    becomes that run's folder, named on one line (aecli.runs.find)."""
     from omegaconf import OmegaConf
+
+    from aecli.runs.find import chosen_run
 
     missing = sorted(OmegaConf.missing_keys(cfg)) or (["run"] if "run" in cfg and cfg.run is None else [])
     if missing:
         raise UserError(f"{missing[0]} is required: pass {REQUIRED_HINTS.get(missing[0], missing[0] + '=...')}")
     check_values(cfg, declarations)
     refuse_non_finite(cfg)
+    cfg.run = str(chosen_run(cfg.run))
 
 
 def open_run(cfg: DictConfig, declarations: dict[str, Spec], writes_metrics: bool = True) -> Any:

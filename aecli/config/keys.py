@@ -40,7 +40,9 @@ MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
 TRAIN: dict[str, Spec] = {
     "seed": Int(min=0, max=MAX_SEED, old=0),
-    "resume": Text(nullable=True, requirement="be a run directory written by aecli train (resume=RUN_DIR) or null", old=None),
+    "name": Text(nullable=True, requirement="be a run name (name=NAME: its folder's name, and run=NAME finds it) or null", old=None),
+    "resume": Text(nullable=True, requirement="be a run directory written by aecli train (resume=RUN_DIR), latest, a run's name, or null",
+                   old=None),
     "trust_code": Bool(old=False),
     "evaluate_after": Bool(old=False),
     "objective.metric": Text(requirement="be a key of metrics.json such as val_loss", old="val_loss"),
@@ -92,7 +94,7 @@ TRAIN: dict[str, Spec] = {
 RUN_SETTINGS = ("trainer.device", "trainer.eval_batch_size", "trainer.num_threads", "data.root", "data.download")
 
 RUN_COMMAND: dict[str, Spec] = {
-    "run": Text(requirement="be a run directory written by aecli train (run=RUN_DIR)"),
+    "run": Text(requirement="be a run directory written by aecli train (run=RUN_DIR), latest or a run's name (run=NAME)"),
     "trust_code": Bool(),
     "checkpoint": Choice("best", "last", message="{key}={value} is not one of {choices}"),
 }

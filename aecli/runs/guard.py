@@ -25,6 +25,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from aecli.errors import UserError
+from aecli.runs.find import find_run
 from aecli.runs.lock import hold_run_lock, is_lock_file
 from aecli.runs.store import writable_problem
 
@@ -105,11 +106,14 @@ def _holds_a_run(run_dir: Path) -> str | None:
 def _check(run_dir: Path, resume: Any) -> str | None:
     """What stops `run_dir` from taking this run, or None; creates the folder if it is missing."""
     if resume is not None:
-        wanted = Path(str(resume)).expanduser().absolute()
+        try:
+            wanted = find_run(resume, "resume").absolute()  # a folder, latest or a run's name, as hydra.run.dir found it
+        except UserError as error:
+            return str(error)
         if run_dir.resolve() != wanted.resolve():
             return f"resume={resume} continues in that run's own directory; drop hydra.run.dir={run_dir}"
         if not wanted.is_dir():
-            return f"resume={resume}: no such run directory; pass the folder of a run written by aecli train"
+            return f"resume={resume}: no such run directory; pass the folder of a run written by aecli train, latest or a run's name"
         if not (wanted / ".hydra" / "config.yaml").is_file():  # before anything is written there
             return f"resume={resume}: {wanted} is not an aecli run (no .hydra/config.yaml)"
         return writable_problem(run_dir, RESUME_ELSEWHERE)

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from aecli.config import keys
 from aecli.errors import UserError
+from aecli.runs.find import chosen_run
 from aecli.runs.lock import hold_run_lock
 from aecli.runs.store import read_run_config, writable_problem
 
@@ -59,11 +60,12 @@ def locate_run(
 ) -> tuple[Path, DictConfig, Path]:
     """The run's folder, its config with `overrides` applied, and the checkpoint's path, all
     checked to exist (no torch needed); a config that names code (`_target_`) is refused unless
-    `trust_code` (aecli.runs.store.refuse_code)."""
-    path = Path(str(run)).expanduser()
+    `trust_code` (aecli.runs.store.refuse_code). `run` may be `latest` or a run's name (aecli.runs.find)."""
+    path = chosen_run(run)
     keys.RUN_COMMAND["checkpoint"].check("checkpoint", checkpoint)
     if not path.is_dir():
-        raise UserError(f"run directory {path} does not exist; pass run=DIR, a directory written by aecli train")
+        raise UserError(f"run directory {path} does not exist; pass run=DIR, a directory written by aecli train, "
+                        f"run=latest or run=NAME")
     config_path = path / ".hydra" / "config.yaml"
     if not config_path.is_file():
         raise UserError(

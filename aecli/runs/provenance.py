@@ -19,10 +19,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 # Keys that say only where or how a run happens, not what it computes (and the results page's
-# claim: block, which words the run): they do not enter the hash.
+# claim: block, which words the run, and its name, which names its folder): they do not enter the hash.
 PLACE_KEYS = (
     "data.root", "data.download", "data.placement", "trainer.device", "trainer.devices", "trainer.num_threads", "trainer.progress",
-    "resume", "trust_code", "claim",
+    "resume", "trust_code", "claim", "name",
 )
 
 

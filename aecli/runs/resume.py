@@ -30,11 +30,14 @@ EVALUATE_MARK = "recon_sse"
 
 
 def resume_config(cfg: DictConfig, launch_dir: Path, overrides: list[str], multirun: bool) -> tuple[Path, DictConfig]:
-    """The run folder named by `cfg.resume` and its own config (migrated to this version), with
-    the allowed `overrides` of the command line applied; a UserError for anything else."""
+    """The run folder named by `cfg.resume` (a folder, `latest` or a run's name: aecli.runs.find)
+    and its own config (migrated to this version), with the allowed `overrides` of the command
+    line applied; a UserError for anything else."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    run_dir = Path(str(cfg.resume)).expanduser()
+    from aecli.runs.find import chosen_run
+
+    run_dir = chosen_run(cfg.resume, "resume")
     if multirun or Path(launch_dir).resolve() != run_dir.resolve():
         raise UserError(f"resume={cfg.resume} continues one run in its own folder; run it without -m and hydra.run.dir")
     config_path = run_dir / ".hydra" / "config.yaml"

@@ -5,8 +5,8 @@
   (`threads_per_job`), so parallel jobs do not fight over them;
 - records a job that failed in its own folder: `error.txt` (the one-line error, or the
   traceback of a bug) and `"status": "failed"` plus `"error"` in its metrics.json;
-- rewrites `summary.csv` and `summary.md` in the sweep folder after every job and at the
-  end: one row per job with its overrides and final metrics, best objective first;
+- rewrites `summary.csv` and `summary.md` in the sweep folder after every job and at the end
+  (then prints where): one row per job with its overrides and final metrics, best objective first;
 - ends a sweep in which any job failed with exit status 1, once every job has finished.
 
 Jobs of a parallel launcher finish in any order, in other processes (or on other machines
@@ -118,6 +118,7 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = write_summary(sweep_dir, config.objective.metric, config.objective.direction)
+        print(f"sweep summary: {sweep_dir / 'summary.md'}", flush=True)
         failed = [job for job in jobs if job.status not in ("completed", "running")]
         if failed:
             first = failed[0].error or str(failed[0].metrics.get("error", failed[0].status))

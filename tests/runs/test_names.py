@@ -22,6 +22,13 @@ def test_a_run_folder_is_named_by_its_dataset_model_and_regularizers():
     assert run_dir("regularizer=vae", "model=linear").endswith("_lines-linear-vae")
 
 
+def test_a_run_is_named_by_name_or_by_its_own_data():
+    assert run_dir("name=shapes small").endswith("_shapes_small")  # one safe folder name
+    assert run_dir("dataset=image_folder", "dataset.path=/data/shapes/", "model=conv").endswith("_shapes-conv")
+    assert run_dir("dataset=csv", "dataset.path=tables/wine.csv", "regularizer=vae").endswith("_wine-mlp-vae")
+    assert run_dir("dataset=array", "dataset.path=codes.npz", "name=mine").endswith("_mine")
+
+
 def test_a_job_folder_name_is_one_safe_folder():
     assert job_name("model.latent_dim=2,trainer.lr=0.01") == "model.latent_dim=2,trainer.lr=0.01"
     assert "/" not in job_name("dataset.path=/data/x.npy,regularizer=[denoising,l2]")

@@ -49,6 +49,17 @@ def test_a_key_added_later_at_its_old_value_changes_the_config_hash_but_not_the_
     assert settings_hash(OmegaConf.merge(now, {"model": {"conditional": True}})) != settings_hash(now)
 
 
+def test_a_run_name_changes_neither_hash_so_results_runs_stay_current():
+    """name= names the run's folder, not what it computes; a run from before the key hashes the same."""
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("aecli.configs", version_base="1.3"):
+        now, named = compose("train"), compose("train", overrides=["name=mine"])
+    before = OmegaConf.masked_copy(now, [key for key in now if key != "name"])
+    assert config_hash(before) == config_hash(now) == config_hash(named)
+    assert settings_hash(before) == settings_hash(now) == settings_hash(named)
+
+
 def test_a_run_records_what_made_it_and_keeps_it_across_a_resume(trained_run, tmp_path):
     run = trained_run(*TINY, "tsne.enabled=false", copy_to=tmp_path / "run")
     recorded = json.loads((run / "metrics.json").read_text())

@@ -49,7 +49,8 @@ def hparams_logged(job_dir: Path) -> set[str]:
 
 def test_basic_launcher_sweep_writes_a_ranked_summary_and_hparams(tmp_path):
     sweep = tmp_path / "sweep"
-    run_cli("train", "-m", *TINY, "model.latent_dim=1,4", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    out = run_cli("train", "-m", *TINY, "model.latent_dim=1,4", f"hydra.sweep.dir={sweep}", cwd=tmp_path).stdout
+    assert out.splitlines()[-1] == f"sweep summary: {sweep / 'summary.md'}"
 
     rows = summary_rows(sweep)
     assert [row["status"] for row in rows] == ["completed", "completed"]
