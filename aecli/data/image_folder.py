@@ -79,6 +79,7 @@ def read_image_folder(
         kind="image",
         origin=str(root),
         mapped=mapped,
+        sample_names=tuple(file.relative_to(root).as_posix() for file in files),
     )
 
 
