@@ -98,12 +98,16 @@ def _unknown_flag(args: list[str]) -> tuple[str, str | None] | None:
         if name in VALUED_FLAGS or name in INFO_FLAGS:
             following = args[i + 1] if i + 1 < len(args) else ""
             skip = "=" not in arg and (name in VALUED_FLAGS or following in INFO_CHOICES)
-        elif arg.startswith("-") and name not in VALUELESS_FLAGS and not arg.lstrip("-").replace(".", "").isdigit():
+        elif arg.startswith("-") and arg != "--" and name not in VALUELESS_FLAGS and not _is_number(arg):
             following = args[i + 1] if i + 1 < len(args) else None
             given = arg.split("=", 1)[1] if "=" in arg else (
                 following if following is not None and "=" not in following and not following.startswith("-") else None)
             return arg, given
     return None
+
+
+def _is_number(arg: str) -> bool:
+    return arg.lstrip("-").replace(".", "", 1).isdigit()
 
 
 def _run_hydra_app(command: str, module: object) -> int:

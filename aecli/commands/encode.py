@@ -47,7 +47,8 @@ def _kept(output: Path, labels, indices, origin: dict) -> str:
     extras += [ORIGIN_WORDS[key] for key in origin]
     if output.suffix.lower() != ".npy":
         return f"{' with ' + ', '.join(extras) if extras else ''}: {output}"
-    lost = f" (not the {', '.join(extras)}: output={output.with_suffix('.npz')} keeps them beside the codes)" if extras else ""
+    npz = output.with_suffix(".npz")
+    lost = f" (not the {', '.join(extras)}: output={npz} keeps them beside the codes)" if extras else ""
     return f": {output} holds the codes only{lost}"
 
 
