@@ -74,7 +74,12 @@ def _help_text() -> str:
 
 
 # Hydra's flags that take no value (its documented command-line flags).
-VALUELESS_FLAGS = ("-m", "--multirun", "-r", "--run", "--resolve", "-h", "--help", "--hydra-help", "--version")
+VALUELESS_FLAGS = ("-m", "--multirun", "-r", "--run", "--resolve", "-h", "--help", "--hydra-help", "--version",
+                   "-sc", "--shell-completion")
+# Hydra's flags that take the next argument as their value (--info's only when it is one of its choices).
+VALUED_FLAGS = ("-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir",
+                "--experimental-rerun")
+INFO_FLAGS, INFO_CHOICES = ("-i", "--info"), ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
 
 
 def _flags_first(args: list[str]) -> list[str]:
@@ -84,11 +89,38 @@ def _flags_first(args: list[str]) -> list[str]:
     return [*flags, *(arg for arg in args if arg not in VALUELESS_FLAGS)]
 
 
+def _unknown_flag(args: list[str]) -> tuple[str, str | None] | None:
+    """The first argument that looks like a flag but is none of Hydra's (`--epochs 5`: settings are
+    key=value), with the value it was given (`--epochs=5` or the next argument), or None."""
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in VALUED_FLAGS or name in INFO_FLAGS:
+            following = args[i + 1] if i + 1 < len(args) else ""
+            skip = "=" not in arg and (name in VALUED_FLAGS or following in INFO_CHOICES)
+        elif arg.startswith("-") and arg != "--" and name not in VALUELESS_FLAGS and not _is_number(arg):
+            following = args[i + 1] if i + 1 < len(args) else None
+            given = arg.split("=", 1)[1] if "=" in arg else (
+                following if following is not None and "=" not in following and not following.startswith("-") else None)
+            return arg, given
+    return None
+
+
+def _is_number(arg: str) -> bool:
+    return arg.lstrip("-").replace(".", "", 1).isdigit()
+
+
 def _run_hydra_app(command: str, module: object) -> int:
     """Run the command's Hydra app; Hydra's own user errors (an unknown option or key, a broken
     YAML) become one line and exit status 2 (aecli.commands.hydra_errors), bugs a traceback."""
     import os
 
+    from aecli.commands.help import register_help
+
+    register_help()  # each command's hydra.help.template is ${aecli.help:NAME}
     saved = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # raise, instead of printing a report and exiting 1
     try:
@@ -124,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{', '.join(COMMANDS)} (see aecli --help)",
             file=sys.stderr,
         )
+        return 2
+    flag = _unknown_flag(rest)
+    if flag is not None:
+        from aecli.commands.help import flag_hint
+
+        print(f"aecli {command}: error: {flag_hint(command.replace('-', '_'), *flag)}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[command][0])
     # Hydra parses sys.argv itself; present the subcommand as the program name.

@@ -152,6 +152,15 @@ def mnist_root() -> Path:
     return MNIST_ROOT
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(items) -> None:
+    """A test that reads the real MNIST files (through `mnist_root`) carries the `mnist` marker, so
+    `pytest --co -q -m "mnist and not slow"` lists the tests that skip without them."""
+    for item in items:
+        if "mnist_root" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mnist)
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """`make(*overrides, copy_to=DIR)`: train a tiny run once per session for each set of

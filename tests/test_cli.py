@@ -55,7 +55,7 @@ def test_train_help_names_groups():
 
 @pytest.mark.parametrize("command", ["evaluate", "visualize-latents"])
 def test_run_commands_show_help_and_refuse_a_missing_run_in_one_line(command, tmp_path):
-    assert "run: ???" in run_cli(command, "--help").stdout
+    assert "  run = ???  " in run_cli(command, "--help").stdout  # one line per key (tests/test_help.py)
     result = run_cli(command, f"run={tmp_path / 'nowhere'}", check=False, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (

@@ -67,16 +67,12 @@ def _missing_option_line(error: Any, command: str) -> str:
 def group_options(group: str) -> list[str]:
     """The options of config group `group`: its YAML files in the shipped config tree and in any
     folder the command line added with -cd/--config-dir."""
-    import sys
-    from pathlib import Path
+    from aecli.commands.help import config_folders
 
-    import aecli.configs  # the shipped config tree: a tiny package, no heavy imports
-
-    args = sys.argv[1:]
-    folders = [Path(aecli.configs.__file__).parent]
-    folders += [Path(args[i + 1]) for i, arg in enumerate(args[:-1]) if arg in ("-cd", "--config-dir")]
-    folders += [Path(arg.split("=", 1)[1]) for arg in args if arg.startswith(("--config-dir=", "-cd="))]
+    folders = config_folders()
     return sorted({path.stem for folder in folders if group and (folder / group).is_dir() for path in (folder / group).glob("*.yaml")})
+
+
 
 
 def _unknown_key_line(error: BaseException, command: str) -> str:
@@ -88,8 +84,16 @@ def _unknown_key_line(error: BaseException, command: str) -> str:
     prefix, _, key = str(full_key).rpartition(".")
     keys = [str(k) for k in parent.keys()] if hasattr(parent, "keys") else []
     guess = nearest(key, keys)
-    hint = f"did you mean {prefix + '.' if prefix else ''}{guess}? " if guess else ""
+    hint = f"did you mean {prefix + '.' if prefix else ''}{guess}? " if guess else _elsewhere(key, command)
     return f"{full_key} is not a key of the config; {hint}{SEE_KEYS.format(command=command)}"
+
+
+def _elsewhere(key: str, command: str) -> str:
+    """'did you mean trainer.epochs? ' for a key typed without its node (epochs=5), or ''."""
+    from aecli.commands.help import known_keys
+
+    found = [k for k in known_keys(command.replace("-", "_")) if k.rpartition(".")[2] == key and k != key]
+    return f"did you mean {found[0]}? " if found else ""
 
 
 def _yaml_line(error: Any) -> str:

@@ -156,3 +156,9 @@ FINETUNE: dict[str, Spec] = {
     "lr": Float(min=0, min_open=True, requirement="be a positive number"),
     "seed": Int(min=0, max=MAX_SEED, nullable=True),
 }
+
+# Each command's own declarations, by the name of its config (configs/NAME.yaml): what its
+# help lists and where an unknown --flag looks for the key it meant.
+COMMAND_KEYS: dict[str, dict[str, Spec]] = {
+    "train": TRAIN, "evaluate": EVALUATE, "encode": ENCODE, "visualize_latents": VISUALIZE_LATENTS, "finetune": FINETUNE,
+}

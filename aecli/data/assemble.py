@@ -40,7 +40,7 @@ def dataset_from_source(source: Source, cfg: DictConfig, normalize: str = "none"
             )
         order = torch.randperm(len(source), generator=generator).numpy()
         val_idx, train_idx = order[:val_size], order[val_size:]
-        test = (source.test_x, source.test_labels, None)
+        test = (source.test_x, source.test_labels, None, np.arange(len(source.test_x)))
     else:
         train_idx, val_idx, test_idx = (i.numpy() for i in split_indices(
             len(source), float(cfg.val_fraction), float(cfg.test_fraction), generator))
@@ -72,20 +72,22 @@ def _dataset(source: Source, cfg: DictConfig, splits: dict[str, Split], extra: d
         kind="image" if source.kind == "image" else "signal",
         factor_names=source.factor_names,
         class_names=source.class_names,
+        sample_names=source.sample_names,
         **extra,
     )
 
 
 def _rows(source: Source, index: np.ndarray) -> tuple:
-    return tuple(None if a is None else a[index] for a in (source.x, source.labels, source.factors))
+    """(x, labels, factors, the source's row numbers) of the rows `index`."""
+    return (*(None if a is None else a[index] for a in (source.x, source.labels, source.factors)), index)
 
 
 def _mapped_split(source: Source, store: Tensor, index: np.ndarray, byte_scale: float, cut: int | None) -> Split:
     """The rows `index` (the first `cut` of them) of a memory-mapped source, sharing its map `store`."""
     index = index[:cut]
     take = (lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a[index])))
-    return Split(store, take(source.labels), take(source.factors),
-                 index=torch.from_numpy(np.ascontiguousarray(index)), byte_scale=byte_scale)
+    rows = torch.from_numpy(np.ascontiguousarray(index))
+    return Split(store, take(source.labels), take(source.factors), index=rows, byte_scale=byte_scale, source_rows=rows)
 
 
 def _vector_layout(train_x: np.ndarray | None, normalize: str, dims: int | None = None) -> dict:
@@ -103,8 +105,9 @@ def _standardized(x: np.ndarray, layout: dict) -> np.ndarray:
     return ((x - layout["x_offset"].numpy()) / layout["x_scale"].numpy()).astype(np.float32)
 
 
-def _split(x: np.ndarray, labels: np.ndarray | None, factors: np.ndarray | None, byte_scale: float = _BYTE_SCALE) -> Split:
-    return Split(_tensor(x), _tensor(labels), _tensor(factors), byte_scale=byte_scale)
+def _split(x: np.ndarray, labels: np.ndarray | None, factors: np.ndarray | None, rows: np.ndarray,
+           byte_scale: float = _BYTE_SCALE) -> Split:
+    return Split(_tensor(x), _tensor(labels), _tensor(factors), byte_scale=byte_scale, source_rows=_tensor(rows))
 
 
 def _tensor(array: np.ndarray | None) -> Tensor | None:

@@ -53,6 +53,8 @@ class Split:
         Batches gather their rows from the store, so a split never reads more of it than it uses.
     byte_scale: what uint8 samples are multiplied by when handed out: 1/255 (8-bit images, to
         [0, 1]) or 1 (byte-valued vectors, as the file holds them).
+    source_rows: each sample's row in what its reader read (a file's sample number; a given test
+        split's, in its own file), the provenance `aecli encode` writes; None where unknown.
     """
 
     stored: Tensor
@@ -61,6 +63,7 @@ class Split:
     device: torch.device | None = None
     index: Tensor | None = None
     byte_scale: float = _BYTE_SCALE
+    source_rows: Tensor | None = None
 
     def __len__(self) -> int:
         return self.stored.shape[0] if self.index is None else len(self.index)
@@ -102,8 +105,10 @@ class Split:
             return None if t is None else (t[index] if isinstance(index, slice) else t[index.to(t.device)])
 
         if self.index is not None:
-            return Split(self.stored, take(self.labels), take(self.factors), self.device, take(self.index), self.byte_scale)
-        return Split(take(self.stored), take(self.labels), take(self.factors), self.device, byte_scale=self.byte_scale)
+            return Split(self.stored, take(self.labels), take(self.factors), self.device, take(self.index), self.byte_scale,
+                         take(self.source_rows))
+        return Split(take(self.stored), take(self.labels), take(self.factors), self.device, byte_scale=self.byte_scale,
+                     source_rows=take(self.source_rows))
 
     def subset(self, rows: int | None, seed: int = 0) -> Split:
         """`rows` of the samples (with their labels and factors), drawn without replacement by a
@@ -152,7 +157,7 @@ class Split:
         labels, factors = (None if t is None else t.to(device) for t in (self.labels, self.factors))
         stored = self.stored if stream else self.stored.to(device)
         index = None if self.index is None else self.index.to(stored.device)
-        return Split(stored, labels, factors, device, index, self.byte_scale)
+        return Split(stored, labels, factors, device, index, self.byte_scale, self.source_rows)
 
 
 @dataclass
@@ -166,6 +171,8 @@ class Dataset:
     labels are shown as numbers.
     placement: how the samples are held, for the start line (set by `to`).
     excluded_classes: labels removed from train and val by `dataset.exclude_classes`.
+    sample_names: the name of each row the reader read (an image folder's files, relative to it),
+        indexed by a split's `source_rows`; empty when the samples have no names.
     """
 
     name: str
@@ -181,6 +188,7 @@ class Dataset:
     class_names: tuple[str, ...] = ()
     placement: str = "in memory"
     excluded_classes: tuple[int, ...] = ()  # left out of train and val (still in test): the anomalies
+    sample_names: tuple[str, ...] = ()
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

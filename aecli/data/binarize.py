@@ -55,4 +55,4 @@ def _drawn(split: Split, generator: torch.Generator) -> Split:
         grey = split.batch(slice(start, start + 65_536)).cpu()
         rows.append((torch.bernoulli(grey, generator=generator) * 255).to(torch.uint8))
     stored = torch.cat(rows) if rows else split.stored[:0]
-    return Split(stored.to(split.stored.device), split.labels, split.factors, split.device)
+    return Split(stored.to(split.stored.device), split.labels, split.factors, split.device, source_rows=split.source_rows)

@@ -13,6 +13,7 @@ decodes the folder in parallel and caches it; later runs memory-map the cache
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from aecli.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHANNEL_CHOICES = (None, 1, 3)
+log = logging.getLogger("aecli")
 
 
 def read_image_folder(
@@ -51,7 +53,7 @@ def read_image_folder(
     if channels not in CHANNEL_CHOICES:
         raise UserError(f"dataset.channels must be 1, 3 or null (keep), got {channels!r}")
     if not root.is_dir():
-        raise UserError(f"image folder {root} not found; set dataset.path to a folder of PNG/JPEG images")
+        raise UserError(_not_a_folder(root))
     files, labels, class_names = _list_images(root)
 
     def finish(images: list[np.ndarray], wanted: int | None) -> np.ndarray:
@@ -77,7 +79,33 @@ def read_image_folder(
         kind="image",
         origin=str(root),
         mapped=mapped,
+        sample_names=tuple(file.relative_to(root).as_posix() for file in files),
     )
+
+
+def _not_a_folder(root: Path) -> str:
+    """Why `root` is no image folder: a file (the reader it was meant for, or its folder), or nothing there."""
+    if not root.is_file():
+        return f"image folder {root} not found; set dataset.path to a folder of PNG/JPEG images"
+    suffix = root.suffix.lower()
+    other = {".npy": "array", ".npz": "array", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}.get(suffix)
+    fix = (f"dataset={other} reads a {suffix} file" if other else
+           f"set dataset.path to the folder that holds it ({root.parent})" if _is_image(root) else
+           "set dataset.path to a folder of PNG/JPEG images")
+    return (f"dataset.path={root} is a file, but dataset=image_folder reads a folder of PNG/JPEG images "
+            f"(or of class subfolders of them); {fix}")
+
+
+def unlabelled_note(path: Path) -> str:
+    """The line that says a folder of loose images trains unlabelled, naming the parent folder when
+    that one holds folders of images and no loose ones (the path was likely one class of them)."""
+    parent = Path(path).expanduser().resolve().parent
+    entries = [p for p in parent.iterdir() if not p.name.startswith(".")]
+    classes = [p for p in entries if p.is_dir() and any(_is_image(f) for f in p.iterdir() if not f.name.startswith("."))]
+    one_class = len(classes) > 1 and not any(p.is_file() and _is_image(p) for p in entries)
+    hint = (f"it looks like one class of {parent}: dataset.path={parent} labels by subfolder" if one_class
+            else "one subfolder per class gives labels")
+    return f"no class subfolders in {path}: unlabelled; {hint}"
 
 
 def _list_images(root: Path) -> tuple[list[Path], list[int] | None, tuple[str, ...]]:
@@ -160,4 +188,7 @@ def _is_image(path: Path) -> bool:
 def load_image_folder_dataset(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
     """uint8 images (scaled to [0, 1] per batch); the subfolder names are the class names."""
     size = list(cfg.image_size) if isinstance(cfg.image_size, ListConfig) else cfg.image_size
-    return dataset_from_source(read_image_folder(cfg.path, size, cfg.channels), cfg)
+    source = read_image_folder(cfg.path, size, cfg.channels)
+    if source.labels is None:
+        log.info(unlabelled_note(Path(str(cfg.path))))
+    return dataset_from_source(source, cfg)

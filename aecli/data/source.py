@@ -31,6 +31,7 @@ class Source:
     kind: "image" or "vector".
     origin: the file or folder read, for messages ("data.npz", "/data/KMNIST/raw").
     mapped: x is memory-mapped from its file (aecli.data.arrays, the image-folder cache).
+    sample_names: one name per sample of x (an image folder's files, relative to it), or empty.
     """
 
     x: np.ndarray
@@ -43,6 +44,7 @@ class Source:
     kind: str = "image"
     origin: str = ""
     mapped: bool = False  # x is a memory map of the file: the splits share it instead of copying rows
+    sample_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Shapes and dtypes are fixed by each reader; a mismatch here is a bug in the reader.
@@ -63,6 +65,8 @@ class Source:
             array = getattr(self, name)
             if array is not None and (array.dtype != np.int64 or array.ndim != 1):
                 raise ValueError(f"Source.{name} must be int64 of shape (N,), got {array.dtype} {array.shape}")
+        if self.sample_names and len(self.sample_names) != len(self.x):
+            raise ValueError(f"Source.sample_names: {len(self.sample_names)} names for {len(self.x)} samples")
         if self.factors is not None and (self.factors.ndim != 2 or len(self.factor_names) != self.factors.shape[1]):
             raise ValueError(f"Source.factors {self.factors.shape} needs one name per column, got {self.factor_names}")
         # Counts come from the user's files, so a mismatch is theirs to fix.

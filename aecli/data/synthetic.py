@@ -82,7 +82,7 @@ def load_curves(family: CurveFamily, cfg: DictConfig) -> Dataset:
     x = (x - offset) / scale
 
     def split(index: Tensor) -> Split:
-        return Split(x[index].float(), factors=factors[index].float())
+        return Split(x[index].float(), factors=factors[index].float(), source_rows=index)  # rows of the generated set
 
     return Dataset(
         name=cfg.name,

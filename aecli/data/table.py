@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from aecli.config.schema import Text
+from aecli.config.schema import Text, nearest
 from aecli.data import DATASETS
 from aecli.data.assemble import NORMALIZE, SPLIT_HERE, dataset_from_source
 from aecli.data.base import Dataset
@@ -44,10 +44,7 @@ def read_table(path: str | os.PathLike, label_column: str | None = None, delimit
                 raise UserError(f"{path} is empty; write a header row naming the columns, then one row per sample")
             header = [name.strip() for name in header]
             if label_column is not None and label_column not in header:
-                raise UserError(
-                    f"{path} has no column {label_column!r} (columns: {', '.join(header)}); "
-                    f"set dataset.label_column to one of them, or to null"
-                )
+                raise UserError(_no_such_column(path, label_column, header))
             label_index = None if label_column is None else header.index(label_column)
             data_columns = [i for i in range(len(header)) if i != label_index]
             if not data_columns:
@@ -83,6 +80,16 @@ def read_table(path: str | os.PathLike, label_column: str | None = None, delimit
         kind="vector",
         origin=str(path),
     )
+
+
+def _no_such_column(path: Path, column: str, header: list[str]) -> str:
+    """The line for a label column the header lacks: its match up to case and spaces, else the
+    nearest name, suggested first."""
+    same = [name for name in header if name.casefold() == column.strip().casefold()]
+    guess = same[0] if same else nearest(column, header)
+    hint = f"did you mean dataset.label_column={guess}? " if guess else ""
+    return (f"{path} has no column {column!r} (columns: {', '.join(header)}); {hint}"
+            f"set dataset.label_column to one of them, or to null")
 
 
 def _number(text: str, path: Path, line: int, column: str) -> float:

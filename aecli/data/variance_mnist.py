@@ -28,7 +28,7 @@ def load_variance_mnist(cfg: DictConfig, data_cfg: DictConfig) -> Dataset:
     generator = torch.Generator().manual_seed(int(cfg.seed) + 1)
 
     def noisy(split: Split) -> Split:
-        return Split(split.x * torch.randn(split.x.shape, generator=generator), split.labels)
+        return Split(split.x * torch.randn(split.x.shape, generator=generator), split.labels, source_rows=split.source_rows)
 
     return VarianceMNIST(name=cfg.name, train=clean.train, val=noisy(clean.val), test=noisy(clean.test), kind="image",
                          class_names=clean.class_names)

@@ -122,3 +122,22 @@ def test_uint8_split_hands_out_float_batches_and_placement_is_reported():
     assert torch.equal(torch.cat(list(split.batches(4))), stored.float() / 255) and split.value_range()[1] == 230 / 255
     data = Dataset("d", split, split, split, kind="image").to("cpu", free_bytes=0)  # the CPU is host memory
     assert not data.train.streamed and data.placement == "uint8 on cpu (0.0 MiB)"
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])  # .npy: memory-mapped splits; .npz: copied rows
+def test_every_split_knows_the_file_rows_its_samples_came_from(tmp_path, suffix):
+    x = np.arange(40 * 3, dtype=np.float32).reshape(40, 3)  # row r holds 3r, 3r+1, 3r+2
+    np.save(tmp_path / "a.npy", x) if suffix == ".npy" else np.savez(tmp_path / "a.npz", x=x, y=np.arange(40) % 4)
+    extra = {} if suffix == ".npy" else {"exclude_classes": [1]}
+    data = dataset("array", path=str(tmp_path / f"a{suffix}"), train_size=20, test_size=3, **extra)
+    for split in (data.train, data.val, data.test):
+        assert torch.equal(split.x[:, 0], split.source_rows.float() * 3)  # each sample is its row of the file
+    rows = torch.cat([data.train.source_rows, data.val.source_rows, data.test.source_rows]).tolist()
+    assert len(set(rows)) == len(rows) and len(data.test.source_rows) == 3
+
+
+def test_a_given_test_split_counts_rows_in_its_own_file(tmp_path):
+    write_idx_set(tmp_path / "MNIST" / "raw", num_train=12, num_test=5)
+    data = dataset("mnist", tmp_path, val_size=3, test_size=4, binarize="static")
+    assert data.test.source_rows.tolist() == [0, 1, 2, 3]
+    assert sorted(data.train.source_rows.tolist() + data.val.source_rows.tolist()) == list(range(12))

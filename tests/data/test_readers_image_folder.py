@@ -177,3 +177,21 @@ def test_bad_channels(tmp_path):
     save(tmp_path / "a.png", rgb())
     with pytest.raises(UserError, match="dataset.channels must be 1, 3 or null"):
         read_image_folder(tmp_path, channels=2)
+
+
+def test_one_class_folder_given_as_the_path_trains_unlabelled_and_says_so(tmp_path, caplog):
+    from omegaconf import OmegaConf
+
+    from aecli.data import DATASETS
+
+    for name in ("cat", "dog"):
+        for i in range(10):
+            save(tmp_path / "pets" / name / f"{i}.png", rgb())
+    cfg = OmegaConf.create({"name": "image_folder", "path": str(tmp_path / "pets" / "cat"), "image_size": None,
+                            "channels": None, "val_fraction": 0.2, "test_fraction": 0.2, "train_size": None,
+                            "test_size": None, "seed": 0, "exclude_classes": [], "include_classes": []})
+    with caplog.at_level("INFO", logger="aecli"):
+        data = DATASETS.build(cfg, OmegaConf.create({}))
+    assert data.train.labels is None
+    assert (f"no class subfolders in {tmp_path / 'pets' / 'cat'}: unlabelled; it looks like one class of "
+            f"{tmp_path / 'pets'}: dataset.path={tmp_path / 'pets'} labels by subfolder") in caplog.messages

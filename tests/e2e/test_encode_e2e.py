@@ -57,15 +57,24 @@ def test_encode_the_runs_test_split(colour_run, tmp_path, suffix):
     base, _ = colour_run
     output = tmp_path / f"codes{suffix}"
     printed = run_cli("encode", f"run={base / 'run'}", "split=test", f"output={output}").stdout
-    assert "with labels" in printed and str(output) in printed
     if suffix == ".npz":
+        assert f"3-D codes with labels, file paths: {output}" in printed
         saved = np.load(output)
         assert saved["codes"].shape[1] == 3 and set(saved["labels"]) <= set(CLASSES)
+        # each code's file, relative to the run's dataset.path, and of the class its label says
+        assert len(saved["paths"]) == len(saved["codes"]) and all((base / "pics" / p).is_file() for p in saved["paths"])
+        assert [p.split("/")[0] for p in saved["paths"]] == list(saved["labels"])
+        run = aecli.load_run(base / "run", device="cpu")
+        pixels = np.stack([np.asarray(Image.open(base / "pics" / p)) for p in saved["paths"]])
+        np.testing.assert_allclose(saved["codes"], run.encode(pixels), rtol=1e-4, atol=1e-5)
     elif suffix == ".csv":
         rows = list(csv.reader(output.open()))
-        assert rows[0] == ["z0", "z1", "z2", "label"] and rows[1][3] in CLASSES
-    else:
+        assert rows[0] == ["z0", "z1", "z2", "label", "path"] and rows[1][3] in CLASSES
+        assert rows[1][4].startswith(rows[1][3] + "/")
+    else:  # codes only, and the line says so instead of claiming labels
         assert np.load(output).shape[1] == 3
+        assert (f"3-D codes: {output} holds the codes only (not the labels, file paths: "
+                f"output={output.with_suffix('.npz')} keeps them beside the codes)") in printed
 
 
 def test_encode_new_images_matches_the_api(colour_run, tmp_path):
@@ -76,6 +85,7 @@ def test_encode_new_images_matches_the_api(colour_run, tmp_path):
     run = aecli.load_run(base / "run", device="cpu")
     np.testing.assert_allclose(saved["codes"], run.encode(pixels), rtol=1e-5, atol=1e-5)  # uint8 channels-last accepted
     assert list(saved["labels"]) == [name for name in CLASSES for _ in range(12)]
+    assert list(saved["paths"]) == [f"{name}/{i}.png" for name in CLASSES for i in sorted(range(12), key=str)]
 
 
 def test_api_round_trip_in_the_datas_own_shape_and_scale(colour_run):
@@ -107,3 +117,8 @@ def test_vae_samples_and_csv_in_raw_units(tmp_path):
     assert 60 < samples[:, 0].mean() < 200  # decoded in the table's own units, not standardized
     run_cli("encode", f"run={tmp_path / 'run'}", f"input={tmp_path / 't.csv'}", "label_column=kind", f"output={tmp_path / 'c.csv'}")
     assert list(csv.reader((tmp_path / "c.csv").open()))[1][2] in ("x", "y")
+    printed = run_cli("encode", f"run={tmp_path / 'run'}", "split=test", f"output={tmp_path / 'c.npz'}").stdout
+    assert "with labels, row numbers" in printed
+    saved = np.load(tmp_path / "c.npz")
+    kinds = ["x" if i % 2 else "y" for i in range(60)]  # the table's own rows, from 0 after the header
+    assert list(saved["labels"]) == [kinds[r] for r in saved["rows"]] and len(set(saved["rows"])) == len(saved["rows"])

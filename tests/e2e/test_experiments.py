@@ -8,9 +8,24 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import MNIST_ROOT, REPO, train_in_process, skip_guarantee
 
 EXPERIMENTS = sorted(path.stem for path in (REPO / "configs" / "experiment").glob("*.yaml"))
+
+
+def dataset_of(name: str) -> str:
+    """The dataset an experiment chooses, from its defaults list (or the one it extends), read
+    without composing, so the MNIST ones carry the `mnist` marker when collected."""
+    defaults = yaml.safe_load((REPO / "configs" / "experiment" / f"{name}.yaml").read_text()).get("defaults", [])
+    for entry in defaults:
+        if isinstance(entry, dict) and "override /dataset" in entry:
+            return entry["override /dataset"]
+    parents = [entry for entry in defaults if isinstance(entry, str) and entry != "_self_"]
+    return dataset_of(parents[0]) if parents else "lines"
+
+
+MARKED = [pytest.param(name, marks=pytest.mark.mnist) if "mnist" in dataset_of(name) else name for name in EXPERIMENTS]
 TINY_MNIST = ["dataset.train_size=64", "dataset.val_size=64", "dataset.test_size=64"]
 TINY_SIGNALS = ["dataset.num_samples=200"]
 COMMON = ["trainer.epochs=1", "tsne.enabled=false", "trainer.progress=false", "log.num_reconstructions=0",
@@ -23,7 +38,7 @@ def test_every_experiment_is_listed_in_results():
     assert EXPERIMENTS and {entry.experiment for entry in load_entries()} == set(EXPERIMENTS)
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize("name", MARKED)
 def test_experiment_runs_train_then_evaluate(name, tmp_path):
     cfg_text = (REPO / "configs" / "experiment" / f"{name}.yaml").read_text()
     assert cfg_text.splitlines()[1].startswith(f"# {name}:")  # says what it reproduces
@@ -31,6 +46,7 @@ def test_experiment_runs_train_then_evaluate(name, tmp_path):
 
     with initialize_config_module("aecli.configs", version_base="1.3"):
         uses_mnist = "mnist" in compose("train", overrides=[f"+experiment={name}"]).dataset.name
+    assert uses_mnist == ("mnist" in dataset_of(name))  # its marker is right
     if uses_mnist and not (MNIST_ROOT / "MNIST" / "raw").is_dir():
         skip_guarantee(f"MNIST files not found under {MNIST_ROOT}/MNIST/raw")
     tiny = [*TINY_MNIST, f"data.root={MNIST_ROOT}"] if uses_mnist else TINY_SIGNALS

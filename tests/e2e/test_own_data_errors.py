@@ -74,9 +74,28 @@ def case_unknown_label_column(tmp):
     return ["dataset=csv", f"dataset.path={tmp / 't.csv'}", "dataset.label_column=kind"], "has no column 'kind'"
 
 
+def case_label_column_in_another_case(tmp):
+    (tmp / "t.csv").write_text("alcohol,cultivar\n13.2,b\n")
+    return (["dataset=csv", f"dataset.path={tmp / 't.csv'}", "dataset.label_column=Cultivar"],
+            "has no column 'Cultivar' (columns: alcohol, cultivar); did you mean dataset.label_column=cultivar?")
+
+
+def case_image_file_for_a_folder(tmp):
+    png(tmp / "pics" / "cat.png")
+    return (["dataset=image_folder", f"dataset.path={tmp / 'pics' / 'cat.png'}"],
+            f"dataset.path={tmp / 'pics' / 'cat.png'} is a file, but dataset=image_folder reads a folder of PNG/JPEG "
+            f"images (or of class subfolders of them); set dataset.path to the folder that holds it ({tmp / 'pics'})")
+
+
+def case_table_for_a_folder(tmp):
+    (tmp / "t.csv").write_text("a,b\n1,2\n")
+    return ["dataset=image_folder", f"dataset.path={tmp / 't.csv'}"], "is a file, but dataset=image_folder reads a folder"
+
+
 CASES = [case_missing_path, case_no_path, case_empty_folder, case_unreadable_image, case_mixed_sizes,
          case_non_numeric_cell, case_npz_without_x, case_label_count, case_ambiguous_layout,
-         case_conv_on_vectors, case_unknown_label_column]
+         case_conv_on_vectors, case_unknown_label_column, case_label_column_in_another_case,
+         case_image_file_for_a_folder, case_table_for_a_folder]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__[5:] for c in CASES])
@@ -121,4 +140,5 @@ def test_odd_sized_images_train_a_conv_model_even_with_a_tiny_test_split(tmp_pat
     result = run_cli("train", "dataset=image_folder", f"dataset.path={tmp_path / 'pics'}", "model=conv",
                      "trainer.epochs=1", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert "t-SNE skipped: the test split holds 1 codes" in result.stdout
+    assert f"no class subfolders in {tmp_path / 'pics'}: unlabelled; one subfolder per class gives labels" in result.stdout
     assert (tmp_path / "run" / "checkpoints" / "best.pt").is_file()
