@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from aecli.commands.launch import Launch
 from aecli.commands.user_errors import report_user_errors
 from aecli.config.compose import composed_defaults, group_choices, refuse_added_keys
+from aecli.engine.schedule import still_improving
 from aecli.runs.lock import hold_run_lock
 from aecli.runs.names import register_resolvers
 from aecli.runs.provenance import KEPT, hashes, made_by
@@ -102,9 +103,9 @@ def train_rank(
                 metrics |= final_pictures(experiment, writer, run_dir, state.best_epoch)
             metrics["total_seconds"] = time.perf_counter() - started
             merge_metrics(run_dir, metrics, drop=FAILURE_KEYS)
-            log.info("done in %.1fs: best epoch %d, val %.4f, test %.4f (test_recon_sse %.4f); outputs in %s",
-                     metrics["total_seconds"], state.best_epoch, metrics["val_loss"], metrics["test_loss"],
-                     metrics["test_recon_sse"], run_dir)
+            log.info(done_line(experiment, metrics, state, run_dir))
+            if state.stop_reason is None and (warning := still_improving(state.val_sse, int(experiment.cfg.trainer.epochs))):
+                log.warning(warning)
             return objective(experiment, run_dir, state.best_epoch, launch.varied)
     except Exception:
         if not world.main:
@@ -112,6 +113,15 @@ def train_rank(
         raise
     finally:
         leave()
+
+
+def done_line(experiment: Any, metrics: dict[str, Any], state: Any, run_dir: Path) -> str:
+    """The run's last line: best.pt's epoch and its figures, each saying what it was computed on."""
+    corrupted = any(r.corrupts_input for r in experiment.regularizers)
+    val_on, test_on = (" (input corrupted as in training)", " (clean input)") if corrupted else ("", "")
+    return (f"done in {metrics['total_seconds']:.1f}s: best epoch {state.best_epoch} of {state.epochs_completed} (best.pt): "
+            f"val {metrics['val_loss']:.4f}{val_on}, test {metrics['test_loss']:.4f}{test_on}, "
+            f"test_recon_sse {metrics['test_recon_sse']:.4f}; outputs in {run_dir}")
 
 
 def checked_config(cfg: DictConfig, launch: Launch) -> tuple[DictConfig, Path]:

@@ -50,9 +50,10 @@ METRICS: dict[str, Metric] = {
     "jacobian_fro_rows": Metric("test samples of the encoder Jacobian's norm", "test samples jacobian_fro averaged (evaluate jacobian_images)", "g"),
     "code_sparsity": Metric("fraction of code entries below {threshold}",
                             "fraction of code entries with |value| < {threshold}", ".2f"),
-    "elbo": Metric("ELBO (nats)", "evidence lower bound per sample (nats){given}", ".2f"),
+    "elbo": Metric("ELBO (nats)", "evidence lower bound per sample (nats){given}, estimated with one draw of z per sample", ".2f"),
     "nll_iw": Metric("importance-weighted NLL (nats)",
-                     "importance-weighted negative log-likelihood, K = {nll_iw_samples} (nats){given}", ".2f"),
+                     "importance-weighted negative log-likelihood, K = {nll_iw_samples} draws of z per sample (nats){given}: "
+                     "at most -elbo in expectation; within the one-draw elbo's noise it can read above -elbo", ".2f"),
     "nll_iw_se": Metric("standard error of the importance-weighted NLL",
                         "standard error of nll_iw over the test samples it used (0: all of them)", ".2f"),
     "nll_iw_rows": Metric("test samples of the importance-weighted NLL", "test samples nll_iw averaged (evaluate nll_iw_images)", "g"),
@@ -72,7 +73,8 @@ METRICS: dict[str, Metric] = {
                                      "fit on real training samples labels as that class", "pct"),
     "conditional_classifier_acc": Metric("that classifier on real test samples",
                                          "the same logistic regression's accuracy on the real test split", "pct"),
-    "test_loss": Metric("test loss (negative ELBO, nats per image)", "the training objective on the test split (nats per sample)", ".2f"),
+    "test_loss": Metric("test loss (negative ELBO, nats per image)",
+                        "the training objective on the test split (nats per sample; a VAE's: one draw of z per sample)", ".2f"),
     "factors": Metric("the weakest factor's |Spearman r| on its own latent",
                       "the weakest factor's |Spearman r| on the latent most correlated with it (0: two factors share one)", ".2f"),
 }

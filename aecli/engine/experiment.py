@@ -21,6 +21,7 @@ from aecli.data import Dataset, build_dataset
 from aecli.engine.device import choose_precision, data_budget, flush_denormals
 from aecli.engine.distributed import SINGLE, World, wrap
 from aecli.engine.optim import build_optimizer
+from aecli.engine.schedule import settle_epochs, steps_per_epoch
 from aecli.errors import UserError
 from aecli.likelihoods import LIKELIHOODS, Likelihood, build_likelihood
 from aecli.models import MODELS, Autoencoder, build_model, count_parameters
@@ -84,7 +85,9 @@ class Experiment:
             f"dataset={self.cfg.dataset.name} ({len(data.train)}/{len(data.val)}/{len(data.test)} train/val/test samples "
             f"of shape {tuple(data.sample_shape)}), model={self.cfg.model.name} ({count_parameters(model):,} parameters, "
             f"{model.bottleneck.label} code), likelihood={self.cfg.likelihood.name}, "
-            f"regularizer=[{','.join(r.name for r in self.regularizers)}], device={self.device}, samples {data.placement}"
+            f"regularizer=[{','.join(r.name for r in self.regularizers)}], device={self.device}, samples {data.placement}, "
+            f"{self.cfg.trainer.epochs} epochs of {steps_per_epoch(len(data.train), int(self.cfg.trainer.batch_size))} steps "
+            f"(batch {self.cfg.trainer.batch_size})"
         )
 
 
@@ -101,6 +104,7 @@ def build_experiment(cfg: DictConfig, device: torch.device, world: World = SINGL
     regularizers = build_regularizers(cfg.regularizer)
     data = build_dataset(cfg.dataset, cfg.data)
     brought = bring_code_activation(cfg, regularizers)
+    brought += filter(None, [settle_epochs(cfg.trainer, len(data.train))])
     likelihood, model = _likelihood_and_model(cfg, data, regularizers, brought)
     for regularizer in regularizers:
         regularizer.check(model, data)

@@ -92,6 +92,7 @@ class TrainState:
     stop_reason: str | None = None  # set when early stopping ended training
     position: EpochPosition = field(default_factory=EpochPosition)
     made_by: dict[str, Any] = field(default_factory=dict)  # the run's config hashes (aecli.runs.provenance), across sessions
+    val_sse: list[float] = field(default_factory=list)  # every epoch's validation recon_sse (the end-of-run warning reads it)
 
     def finish_epoch(self, epoch: int, train: dict[str, float], val: dict[str, float], seconds: float) -> bool:
         """Record a completed epoch; whether it improved the best validation loss."""
@@ -99,6 +100,7 @@ class TrainState:
         if improved:
             self.best_val_loss, self.best_epoch = val["total"], epoch
         self.epochs_completed, self.train, self.seconds = epoch, train, seconds
+        self.val_sse.append(float(val["recon_sse"]))
         self.position = EpochPosition()
         return improved
 
@@ -109,7 +111,7 @@ class TrainState:
             "epochs_completed": self.epochs_completed, "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
             "train": self.train, "seconds": self.seconds, "order": position.order, "step": position.step,
             "sums": position.sums, "schedule": self.schedule, "stop_reason": self.stop_reason, "rng": capture_rng(),
-            "made_by": self.made_by,
+            "made_by": self.made_by, "val_sse": self.val_sse,
         }
 
     @classmethod
@@ -118,7 +120,7 @@ class TrainState:
         a field existed resume with its default (no schedule state, no early stop)."""
         restore_rng(state["rng"])
         position = EpochPosition(state.get("order"), state.get("step", 0), state.get("sums") or {})
-        kept = ("epochs_completed", "best_epoch", "best_val_loss", "train", "seconds", "schedule", "stop_reason", "made_by")
+        kept = ("epochs_completed", "best_epoch", "best_val_loss", "train", "seconds", "schedule", "stop_reason", "made_by", "val_sse")
         return cls(**{key: state[key] for key in kept if key in state}, position=position)
 
 

@@ -84,12 +84,14 @@ def evaluate_split(
     (denoising): then the encoder sees the training corruption, drawn from that seed (the same
     draws at every call, and the global generators restored after), so the figures are the
     training objective on held-out data, the one to pick a checkpoint by; the loss still
-    compares with the clean input."""
+    compares with the clean input. With `corruption_seed` a VAE's draws of z come from that seed
+    too, so best.pt's validation loss read again after training is the one its epoch logged."""
     model.eval()
     inference = not any(r.needs_grad for r in regularizers)
     corrupt = corruption_seed is not None and any(r.corrupts_input for r in regularizers)
     sums: dict[str, Tensor] = {}
-    draws = seeded_draws(corruption_seed + world.rank * 7_919) if corrupt else nullcontext()
+    seeded = corruption_seed is not None and (corrupt or model.variational)  # a VAE's draws of z too
+    draws = seeded_draws(corruption_seed + world.rank * 7_919) if seeded else nullcontext()
     own = split.rows(world.rows(len(split))) if world.distributed else split
     with torch.no_grad(), torch.inference_mode(inference), draws:
         for x, y in own.labelled_batches(batch_size):
