@@ -13,7 +13,8 @@ from torch import Tensor
 from aecli.data import Split
 from aecli.report.figures import plt
 
-MAX_NAMED_COLUMNS = 40  # more columns than this: every k-th one is named, so the names stay legible
+MAX_NAMED_COLUMNS = 30  # more columns than this: every k-th one is named, so the names stay legible
+MAX_PANEL_INCHES = 6.5  # a panel's width: 0.3 inch per column up to this (30 named columns: 0.22 inch each)
 STATISTICS_ROWS = 20_000  # training rows the column statistics are estimated from (a fixed-seed draw)
 COLOUR_LIMIT = 3.0  # standard deviations at the ends of the colour scale (larger values saturate)
 
@@ -40,8 +41,7 @@ def table_figure(
     columns are named on the x axis, a diverging colour scale is centred at 0 (the training mean)
     and ends at +-COLOUR_LIMIT standard deviations."""
     rows, count = panels[0][1].shape
-    cell = 0.3 if count <= MAX_NAMED_COLUMNS else max(0.02, 12.0 / count)
-    width = max(2.2, count * cell)
+    width = max(2.2, min(MAX_PANEL_INCHES, 0.3 * count))
     label_room = 0.09 * max(len(name) for name in columns) if count <= MAX_NAMED_COLUMNS else 0.9
     fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels) + 2.2, 0.28 * rows + 1.2 + label_room),
                              sharey=True, squeeze=False, layout="constrained")
@@ -52,5 +52,5 @@ def table_figure(
         ax.set_xticks(shown, [columns[i] for i in shown], rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
     axes[0, 0].set_yticks(range(rows), row_labels, fontsize=8)
     axes[0, 0].set_ylabel(row_name)
-    fig.colorbar(image, ax=axes, extend="both", shrink=0.9, label="standard deviations from the training mean")
+    fig.colorbar(image, ax=axes, extend="both", shrink=0.9, pad=0.01, label="standard deviations from the training mean")
     return fig
