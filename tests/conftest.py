@@ -190,13 +190,18 @@ def events(run_dir: Path):
     """The run's TensorBoard events, every image and scalar loaded."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    accumulator = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    from aecli.runs.store import events_folder
+
+    accumulator = EventAccumulator(str(events_folder(run_dir)), size_guidance={"images": 0, "scalars": 0})
     accumulator.Reload()
     return accumulator
 
 
 def assert_complete_run(run_dir: Path, epochs: int) -> dict:
     import torch
+
+    from aecli.engine.curves import curve_tag
+    from aecli.runs.store import events_folder
 
     config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     assert "${" not in OmegaConf.to_yaml(config)  # resolved
@@ -216,13 +221,13 @@ def assert_complete_run(run_dir: Path, epochs: int) -> dict:
     scalars = tb.Tags()["scalars"]
     for split in ("train", "val"):
         for term in ("recon", "total"):
-            tag = f"{split}/{term}"
+            tag = curve_tag(term, split)
             assert tag in scalars
             assert [e.step for e in tb.Scalars(tag)] == list(range(1, epochs + 1))
     images = tb.Tags()["images"]
     assert any("tsne" in tag or "latent" in tag for tag in images)
     assert "reconstructions/val" in images and "reconstructions/test" in images
-    assert (run_dir / "tensorboard" / "projector_config.pbtxt").is_file()
+    assert (events_folder(run_dir) / "projector_config.pbtxt").is_file()
     assert (run_dir / "tsne.png").is_file() or (run_dir / "latent.png").is_file()  # the code itself when 2-D
     assert (run_dir / "reconstructions.png").is_file()
     return metrics

@@ -36,7 +36,7 @@ def evaluate(cfg: DictConfig) -> dict:
 def _evaluate(cfg: DictConfig, started: float) -> dict:
     import time
 
-    from aecli.runs.store import merge_metrics
+    from aecli.runs.store import events_folder, merge_metrics
 
     run = open_run(cfg, EVALUATE)
 
@@ -49,7 +49,7 @@ def _evaluate(cfg: DictConfig, started: float) -> dict:
     evaluation = evaluate_experiment(run.experiment, cfg)
     merge_metrics(run.path, evaluation.metrics)
     report = format_report(run.title, run.experiment, evaluation, cfg)
-    with SummaryWriter(str(run.path / "tensorboard")) as writer:
+    with SummaryWriter(str(events_folder(run.path))) as writer:
         log_evaluation(writer, evaluation, report, run.epoch, run.path)
     print(report)
     print(f"evaluated in {time.perf_counter() - started:.1f}s; metrics merged into {run.path / 'metrics.json'}")

@@ -52,14 +52,14 @@ def _finetune(cfg: DictConfig) -> tuple[Any, Any]:
 
     from aecli.evaluation.finetuning import compare_finetuning
     from aecli.report.scores import log_finetuning
-    from aecli.runs.store import merge_metrics
+    from aecli.runs.store import events_folder, merge_metrics
 
     seed = int(run.cfg.seed if cfg.seed is None else cfg.seed)
     comparison = compare_finetuning(
         run.experiment, int(cfg.labels), cfg.val_labels, int(cfg.epochs), int(cfg.batch_size), float(cfg.lr), seed
     )
     merge_metrics(run.path, comparison.metrics())
-    with SummaryWriter(str(run.path / "tensorboard")) as writer:
+    with SummaryWriter(str(events_folder(run.path))) as writer:
         log_finetuning(writer, comparison)
     return run, comparison
 

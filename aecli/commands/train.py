@@ -20,7 +20,7 @@ from aecli.runs.lock import hold_run_lock
 from aecli.runs.names import register_resolvers
 from aecli.runs.provenance import KEPT, hashes, made_by
 from aecli.runs.resume import after_write_failure, load_resume_checkpoint, resume_config
-from aecli.runs.store import FAILURE_KEYS, merge_metrics, read_metrics, save_config
+from aecli.runs.store import FAILURE_KEYS, events_folder, merge_metrics, read_metrics, save_config
 from aecli.runs.write_failures import run_folder_write_failures
 
 register_resolvers()  # configs/train.yaml names run folders with them (before Hydra composes)
@@ -87,7 +87,7 @@ def train_rank(
             experiment, state, purge_step = build(cfg, run_dir, launch, resuming, world)
             made = made_by(experiment.cfg, composed, state.made_by)
             state.made_by = {key: made[key] for key in KEPT}  # kept in last.pt
-            writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step) if world.main else NullWriter()
+            writer = SummaryWriter(str(events_folder(run_dir)), purge_step=purge_step) if world.main else NullWriter()
             with quiet_writer_thread_failures(), writer:
                 try:
                     state = fit_run(experiment, run_dir, writer, state)
@@ -222,5 +222,5 @@ def objective(experiment: Any, run_dir: Path, best_epoch: int, varied: list[str]
 
         evaluate_finished_run(run_dir, cfg.get("evaluate_with"))
     final = read_metrics(run_dir)
-    log_hparams(run_dir / "tensorboard", cfg, final, best_epoch, list(varied))
+    log_hparams(events_folder(run_dir), cfg, final, best_epoch, list(varied))
     return objective_value(cfg.objective, final)

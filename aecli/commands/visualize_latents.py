@@ -42,6 +42,7 @@ def _draw(cfg: DictConfig, started: float) -> list[str]:
     from torch.utils.tensorboard import SummaryWriter
 
     from aecli.report.latents import check_method, draw_latents
+    from aecli.runs.store import events_folder
 
     model, data = run.experiment.model, run.experiment.data
     check_method(cfg.method, model.latent_dim)
@@ -49,8 +50,8 @@ def _draw(cfg: DictConfig, started: float) -> list[str]:
     methods = [cfg.method] + (["scatter"] if model.latent_dim == 2 and cfg.method != "scatter" else [])
     seed = run.cfg.seed if cfg.seed is None else cfg.seed
 
-    written = []
-    with SummaryWriter(str(run.path / "tensorboard")) as writer:
+    written, events = [], events_folder(run.path)
+    with SummaryWriter(str(events)) as writer:
         for i, method in enumerate(methods):
             png = run.path / f"latent_{method}.png"
             embedding = draw_latents(
@@ -61,7 +62,7 @@ def _draw(cfg: DictConfig, started: float) -> list[str]:
             written.append(str(png))
             print(f"{embedding.title}: {png} ({embedding.seconds:.1f}s)")
         tags = [f"latent/{m}" for m in methods] + _weights_and_paths(run, cfg, seed, writer, written)
-    print(f"done in {time.perf_counter() - started:.1f}s; TensorBoard tags {', '.join(tags)} in {run.path / 'tensorboard'}")
+    print(f"done in {time.perf_counter() - started:.1f}s; TensorBoard tags {', '.join(tags)} in {events}")
     return written
 
 

@@ -49,7 +49,7 @@ def dataset_from_source(source: Source, cfg: DictConfig, normalize: str = "none"
             store = torch.from_numpy(source.x)  # one tensor over the map, shared by the three splits
             splits = {name: _mapped_split(source, store, idx, byte_scale, cut) for name, idx, cut in
                       (("train", train_idx, None), ("val", val_idx, None), ("test", test_idx, cfg.test_size))}
-            extra = _vector_layout(None, "none", source.x.shape[1]) if source.kind == "vector" else {}
+            extra = _vector_layout(None, "none", source.feature_names, source.x.shape[1]) if source.kind == "vector" else {}
             return _dataset(source, cfg, splits, extra)
         test = _rows(source, test_idx)
     test = tuple(None if a is None else a[: cfg.test_size] for a in test)
@@ -58,7 +58,7 @@ def dataset_from_source(source: Source, cfg: DictConfig, normalize: str = "none"
 
     extra: dict = {}
     if source.kind == "vector":
-        extra = _vector_layout(train[0], normalize)
+        extra = _vector_layout(train[0], normalize, source.feature_names)
         train, val, test = ((_standardized(s[0], extra), *s[1:]) for s in (train, val, test))
     splits = {"train": _split(*train, byte_scale=byte_scale), "val": _split(*val, byte_scale=byte_scale),
               "test": _split(*test, byte_scale=byte_scale)}
@@ -90,15 +90,17 @@ def _mapped_split(source: Source, store: Tensor, index: np.ndarray, byte_scale: 
     return Split(store, take(source.labels), take(source.factors), index=rows, byte_scale=byte_scale, source_rows=rows)
 
 
-def _vector_layout(train_x: np.ndarray | None, normalize: str, dims: int | None = None) -> dict:
-    """Feature vectors are drawn over their feature index; standardization uses train statistics."""
+def _vector_layout(train_x: np.ndarray | None, normalize: str, names: tuple[str, ...], dims: int | None = None) -> dict:
+    """Feature vectors are named by their column (`names`, else their index) and drawn over their
+    feature index; standardization uses train statistics."""
     dims = train_x.shape[1] if dims is None else dims
     offset, scale = torch.zeros(dims), torch.ones(dims)
     if normalize == "standardize":
         values = torch.from_numpy(train_x).double()
         offset = values.mean(0).float()
         scale = (values.std(0) if len(values) > 1 else torch.ones(dims)).clamp_min(1e-8).float()
-    return {"axis": torch.arange(dims, dtype=torch.float32), "axis_name": "feature", "x_offset": offset, "x_scale": scale}
+    return {"axis": torch.arange(dims, dtype=torch.float32), "axis_name": "feature", "x_offset": offset, "x_scale": scale,
+            "feature_names": names or tuple(str(i) for i in range(dims))}
 
 
 def _standardized(x: np.ndarray, layout: dict) -> np.ndarray:

@@ -167,6 +167,9 @@ class Dataset:
     kind: "image" (samples are C x H x W) or "signal" (1-D curves or feature vectors,
     drawn over `axis`, or over the feature index when `axis` is None).
     x_offset, x_scale: the normalization applied, raw = x * x_scale + x_offset.
+    feature_names: vectors read from a user's table or array: the name of each column (a CSV
+    header, else the column's index); such features have no order, so pictures draw them as named
+    columns, not as a curve. Empty for images and for curves over `axis`.
     class_names: the name of each label value (legends, projector, reports); empty: the
     labels are shown as numbers.
     placement: how the samples are held, for the start line (set by `to`).
@@ -185,6 +188,7 @@ class Dataset:
     axis_name: str = ""
     x_offset: Tensor | float = 0.0
     x_scale: Tensor | float = 1.0
+    feature_names: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
     placement: str = "in memory"
     excluded_classes: tuple[int, ...] = ()  # left out of train and val (still in test): the anomalies

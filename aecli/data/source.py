@@ -28,6 +28,7 @@ class Source:
     test_x, test_labels: the source's own test split (same sample shape and dtype as x),
         or None when the source has none and the caller must split x.
     factors: (N, F) float generating factors, or None; `factor_names` names the F columns.
+    feature_names: vectors: one name per column (a table's header), empty when the source names none.
     kind: "image" or "vector".
     origin: the file or folder read, for messages ("data.npz", "/data/KMNIST/raw").
     mapped: x is memory-mapped from its file (aecli.data.arrays, the image-folder cache).
@@ -41,6 +42,7 @@ class Source:
     test_labels: np.ndarray | None = None
     factors: np.ndarray | None = None
     factor_names: tuple[str, ...] = ()
+    feature_names: tuple[str, ...] = ()
     kind: str = "image"
     origin: str = ""
     mapped: bool = False  # x is a memory map of the file: the splits share it instead of copying rows
@@ -67,6 +69,8 @@ class Source:
                 raise ValueError(f"Source.{name} must be int64 of shape (N,), got {array.dtype} {array.shape}")
         if self.sample_names and len(self.sample_names) != len(self.x):
             raise ValueError(f"Source.sample_names: {len(self.sample_names)} names for {len(self.x)} samples")
+        if self.feature_names and (self.kind != "vector" or len(self.feature_names) != self.x.shape[1]):
+            raise ValueError(f"Source.feature_names needs one name per column of vectors, got {len(self.feature_names)}")
         if self.factors is not None and (self.factors.ndim != 2 or len(self.factor_names) != self.factors.shape[1]):
             raise ValueError(f"Source.factors {self.factors.shape} needs one name per column, got {self.factor_names}")
         # Counts come from the user's files, so a mismatch is theirs to fix.

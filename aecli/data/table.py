@@ -77,6 +77,7 @@ def read_table(path: str | os.PathLike, label_column: str | None = None, delimit
         x=np.array(rows, dtype=np.float32),
         labels=label_indices,
         class_names=class_names,
+        feature_names=tuple(header[i] for i in data_columns),
         kind="vector",
         origin=str(path),
     )

@@ -21,6 +21,7 @@ from torch import Tensor
 from omegaconf import OmegaConf
 
 from aecli.data.prefetch import Prefetcher
+from aecli.engine import curves
 from aecli.engine.batch_norm import check_last_batch, recompute_batch_norm
 from aecli.engine.distributed import any_rank, barrier, own_noise
 from aecli.engine.experiment import Experiment
@@ -178,10 +179,10 @@ def log_epoch(
     """The finished epoch in TensorBoard and as one line of the log."""
     for split, terms in (("train", train), ("val", val)):
         for key, value in terms.items():
-            writer.add_scalar(f"{split}/{key}", value, epoch)
-    writer.add_scalar("val/best_total", state.best_val_loss, epoch)  # a curve whose last point is best.pt's loss
-    writer.add_scalar("time/epoch_seconds", seconds, epoch)
-    writer.add_scalar("optim/lr", exp.optimizer.param_groups[0]["lr"], epoch)
+            writer.add_scalar(curves.curve_tag(key, split), value, epoch)  # named so the loss comes first
+    writer.add_scalar(curves.BEST_VAL, state.best_val_loss, epoch)  # a curve whose last point is best.pt's loss
+    writer.add_scalar(curves.EPOCH_SECONDS, seconds, epoch)
+    writer.add_scalar(curves.LEARNING_RATE, exp.optimizer.param_groups[0]["lr"], epoch)
     epochs = exp.cfg.trainer.epochs
     shown = "".join(f"  val_{key} {val[key]:.4g}" for r in exp.regularizers for key in r.on_screen if key in val)
     log.info(

@@ -29,14 +29,17 @@ def image_grid(rows: list[Tensor], pad: int = 2) -> Tensor:
     return grid
 
 
-def grid_figure(grid: Tensor, row_labels: list[str] | None = None, scale: float = 3.0) -> plt.Figure:
-    """An `image_grid` as a figure, upscaled `scale` times with sharp pixels, each row named on the left."""
+def grid_figure(grid: Tensor, row_labels: list[str] | None = None, scale: float = 3.0, title: str = "") -> plt.Figure:
+    """An `image_grid` as a figure, upscaled `scale` times with sharp pixels, each row named on the
+    left, `title` above."""
     channels, height, width = grid.shape
     fig = plt.figure(figsize=(width * scale / 100 + 0.9, height * scale / 100 + 0.5), dpi=100)
     ax = fig.add_axes((0.8 / (width * scale / 100 + 0.9), 0.02, 1 - 0.9 / (width * scale / 100 + 0.9), 0.9))
     image = grid.permute(1, 2, 0).numpy()
     ax.imshow(image[..., 0] if channels == 1 else image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
     if row_labels:
         rows = len(row_labels)
         ax.set_yticks([(i + 0.5) * height / rows for i in range(rows)], row_labels, fontsize=9)

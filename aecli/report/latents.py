@@ -147,47 +147,63 @@ def _tsne(codes: np.ndarray, perplexity: float, seed: int, backend: str, max_ite
         ).fit_transform(codes)
 
 
+MAX_PANELS_PER_ROW = 3
+
+
 def latent_figure(embedding: LatentEmbedding, split: Split, data: Dataset) -> plt.Figure:
-    """Scatter the 2-D points coloured by class (named by `data.class_names`), or one panel per
-    generating factor."""
-    points, index, title = embedding.points, embedding.index, embedding.title
+    """Scatter the 2-D points: one panel coloured by class (named by `data.class_names`) where the
+    split is labelled, and one per generating factor (`data.factor_names`, each with its colour
+    bar) where it has factors; a single uncoloured panel where it has neither."""
+    index = embedding.index
+    panels: list[tuple[str, np.ndarray | None]] = []
     if split.labels is not None:
-        labels = split.labels[index].cpu().numpy()
-        fig, ax = plt.subplots(figsize=(6.4, 5.6))
-        classes = np.unique(labels)
-        palette = plt.cm.tab10 if len(classes) <= 10 else plt.cm.tab20
-        for value in classes:
-            mask = labels == value
-            ax.scatter(points[mask, 0], points[mask, 1], s=4, color=palette(value % palette.N), label=data.class_name(int(value)))
-        ax.legend(title="class", markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5),
-                  ncol=1 + len(classes) // 26)
-        axes = [ax]
-        ax.set_title(title)
-    elif split.factors is not None:
+        panels.append(("class", split.labels[index].cpu().numpy()))
+    if split.factors is not None:
         factors = split.factors[index].cpu().numpy()
-        names = data.factor_names
-        fig, grid = plt.subplots(1, len(names), figsize=(5.0 * len(names), 4.8), squeeze=False)
-        axes = list(grid.flat)
-        for j, (ax, name) in enumerate(zip(axes, names)):
-            sc = ax.scatter(points[:, 0], points[:, 1], c=factors[:, j], s=4, cmap="viridis")
-            fig.colorbar(sc, ax=ax, label=name)
+        panels += [(name, factors[:, j]) for j, name in enumerate(data.factor_names)]
+    cols = min(MAX_PANELS_PER_ROW, max(1, len(panels)))
+    rows = -(-max(1, len(panels)) // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(5.4 * cols + 0.8, 4.8 * rows), squeeze=False, layout="constrained")
+    axes = list(grid.flat)
+    for ax, (name, values) in zip(axes, panels or [("", None)]):
+        if name == "class":
+            _class_panel(ax, embedding.points, values, data)
+        elif values is not None:
+            scatter = ax.scatter(embedding.points[:, 0], embedding.points[:, 1], c=values, s=4, cmap="viridis")
+            fig.colorbar(scatter, ax=ax, label=name)
+        else:
+            ax.scatter(embedding.points[:, 0], embedding.points[:, 1], s=4)
+        if len(panels) > 1:
             ax.set_title(f"colour: {name}", fontsize=10)
-        fig.suptitle(title)  # once over the panels: one title per panel overlapped its neighbours
-    else:
-        fig, ax = plt.subplots(figsize=(5.6, 5.6))
-        ax.scatter(points[:, 0], points[:, 1], s=4)
-        ax.set_title(title)
-        axes = [ax]
-    for ax in axes:
-        if embedding.axis_labels is None:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        else:  # PCA and the code itself: one unit is as long on both axes
-            ax.set_xlabel(embedding.axis_labels[0])
-            ax.set_ylabel(embedding.axis_labels[1])
-            ax.set_aspect("equal", adjustable="datalim")
-    fig.tight_layout()
+        _axes(ax, embedding.axis_labels)
+    for ax in axes[max(1, len(panels)):]:
+        ax.axis("off")
+    if len(panels) > 1:
+        fig.suptitle(embedding.title)  # once over the panels: one title per panel overlapped its neighbours
+    else:  # a single factor is named in the title too, as each of several is in its panel's
+        single_factor = panels and panels[0][0] != "class"
+        axes[0].set_title(f"{embedding.title}, colour: {panels[0][0]}" if single_factor else embedding.title)
     return fig
+
+
+def _class_panel(ax: Any, points: np.ndarray, labels: np.ndarray, data: Dataset) -> None:
+    """The points coloured by class, the classes named in a legend beside the panel."""
+    classes = np.unique(labels)
+    palette = plt.cm.tab10 if len(classes) <= 10 else plt.cm.tab20
+    for value in classes:
+        mask = labels == value
+        ax.scatter(points[mask, 0], points[mask, 1], s=4, color=palette(value % palette.N), label=data.class_name(int(value)))
+    ax.legend(title="class", markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), ncol=1 + len(classes) // 26)
+
+
+def _axes(ax: Any, axis_labels: tuple[str, str] | None) -> None:
+    if axis_labels is None:  # t-SNE: the axes carry no meaning
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:  # PCA and the code itself: one unit is as long on both axes
+        ax.set_xlabel(axis_labels[0])
+        ax.set_ylabel(axis_labels[1])
+        ax.set_aspect("equal", adjustable="datalim")
 
 
 def draw_latents(

@@ -23,12 +23,25 @@ class PictureFiles:
     run_name: str
 
     def save(self, name: str, figure: plt.Figure, step: int) -> None:
-        # Above the axes (y > 1): savefig's tight bounding box grows to hold it, whatever the layout.
-        figure.suptitle(f"{self.run_name}, epoch {step}", fontsize=9, y=1.02)
         try:
+            title_above(figure, f"{self.run_name}, epoch {step}")
             atomic_write(self.folder / name, lambda handle: figure.savefig(handle, format="png", bbox_inches="tight"))
         finally:
             plt.close(figure)
+
+
+TITLE_GAP_INCHES = 4 / 72  # between the title and the top of what is drawn below it
+
+
+def title_above(figure: plt.Figure, text: str) -> None:
+    """`text` as the figure's title (above its own title, if it has one), placed once the layout has
+    settled just above the topmost thing drawn: the panels' titles and colour bars are not
+    overlapped, and a saved tight bounding box holds no blank band between title and picture."""
+    own = figure.get_suptitle()
+    figure.suptitle("")  # measured without it: the title goes where it was
+    figure.draw_without_rendering()
+    top = figure.get_tightbbox().y1 + TITLE_GAP_INCHES  # inches from the figure's bottom
+    figure.suptitle(f"{text}\n{own}" if own else text, y=top / figure.get_figheight(), va="bottom", fontsize=9)
 
 
 def write_picture(writer: Any, tag: str, picture: Tensor | plt.Figure, png: Path, step: int) -> None:
@@ -41,5 +54,5 @@ def write_picture(writer: Any, tag: str, picture: Tensor | plt.Figure, png: Path
         plt.imsave(png, image, cmap="gray", vmin=0.0, vmax=1.0)
         writer.add_image(tag, picture, step)
         return
-    picture.savefig(png, dpi=120)
+    picture.savefig(png, dpi=120, bbox_inches="tight")
     writer.add_figure(tag, picture, step)

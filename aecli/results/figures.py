@@ -65,22 +65,28 @@ def readme_pictures(run_dir: Path, out: Path, data_root: str, threads: int) -> d
 
 
 def draw_loss_curves(run_dir: Path, png: Path) -> None:
-    """train/total and val/total per epoch, read from the run's TensorBoard event files (what
-    TensorBoard's Scalars view plots)."""
+    """The total loss on train and val per epoch, read from the run's TensorBoard event files (what
+    TensorBoard's Scalars view plots; a run reused from before the tags were renamed has them as
+    train/total and val/total)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    from aecli.engine.curves import curve_tag
     from aecli.report.figures import plt
+    from aecli.runs.store import events_folder
 
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events = EventAccumulator(str(events_folder(run_dir)), size_guidance={"scalars": 0})
     events.Reload()
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for tag, colour in (("train/total", "tab:blue"), ("val/total", "tab:orange")):
+    tags = [curve_tag("total", split) for split in ("train", "val")]
+    if tags[0] not in events.Tags()["scalars"]:
+        tags = ["train/total", "val/total"]
+    for tag, colour in zip(tags, ("tab:blue", "tab:orange")):
         points = events.Scalars(tag)
         ax.plot([p.step for p in points], [p.value for p in points], color=colour, lw=1.6, marker="o", ms=3, label=tag)
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (nats per image)")
-    ax.set_title(f"{run_dir.name}: TensorBoard scalars train/total and val/total", fontsize=10)
+    ax.set_title(f"{run_dir.name}: TensorBoard scalars {tags[0]} and {tags[1]}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -1,4 +1,5 @@
-"""Plain files of a run folder: atomic writes, metrics.json, the saved config.
+"""Plain files of a run folder: atomic writes, metrics.json, the saved config, and where its
+TensorBoard event files go.
 
 Every file aecli writes into a run goes through `atomic_write`: a temporary file in the same
 folder, flushed and fsynced, then renamed over the old one (and the folder fsynced), so a
@@ -115,6 +116,24 @@ def _code_key(value: Any, prefix: str) -> tuple[str, Any] | None:
             if found is not None:
                 return found
     return None
+
+
+EVENTS_GLOB = "events.out.tfevents.*"
+
+
+def events_folder(run_dir: str | os.PathLike) -> Path:
+    """The folder of the run's TensorBoard event files: `tensorboard/<run folder name>/`, so that
+    TensorBoard names the run after its folder whether it is pointed at the run
+    (`tensorboard/<name>`), at its tensorboard/ (`<name>`) or at a tree of runs. A run whose
+    events are already elsewhere under tensorboard/ keeps writing there, so its curves stay one run
+    in TensorBoard: one written before this layout (events in tensorboard/ itself), or a run
+    folder renamed since (the one subfolder that holds events)."""
+    run_dir = Path(run_dir)
+    root = run_dir / "tensorboard"
+    if any(root.glob(EVENTS_GLOB)):
+        return root
+    holding = {events.parent for events in root.glob(f"*/{EVENTS_GLOB}")}
+    return holding.pop() if len(holding) == 1 else root / run_dir.name
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:

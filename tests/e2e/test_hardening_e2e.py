@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from aecli.runs.store import events_folder
 from conftest import TINY, aecli_command, run_cli, skip_guarantee
 
 ENV = {"OMP_NUM_THREADS": "1"}
@@ -69,7 +70,7 @@ def test_a_second_writer_on_a_run_folder_is_refused_naming_the_holder(finished, 
     assert f"is in use by aecli train resume (pid {resuming.pid} on host " in one_line(refused)
     assert "seed: 1" in (folder / ".hydra" / "config.yaml").read_text()
     assert json.loads((folder / "metrics.json").read_text())["epochs"] == 12
-    assert len({p.name.split(".")[4] for p in (folder / "tensorboard").glob("events.*")}) == 1  # one process wrote
+    assert len({p.name.split(".")[4] for p in events_folder(folder).glob("events.*")}) == 1  # one process wrote
     assert not (folder / ".aecli.lock").exists() and not (run_dir / ".aecli.lock").exists()  # clean ends remove it
 
 

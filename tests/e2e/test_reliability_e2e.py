@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from aecli.engine.curves import curve_tag
 from conftest import TINY, aecli_command, run_aecli, run_cli, skip_guarantee
 from conftest import events
 
@@ -91,7 +92,7 @@ def test_sigkill_mid_run_then_resume_reaches_the_uninterrupted_metrics(uninterru
     assert f"resuming {run_dir} after epoch" in result.stdout
     assert without_timings(metrics(run_dir)) == without_timings(uninterrupted)
     tb = events(run_dir)  # appended, and what the killed session logged past last.pt is purged
-    for tag in ("train/total", "val/total", "val/recon_sse"):
+    for tag in (curve_tag("total", "train"), curve_tag("total", "val"), curve_tag("recon_sse", "val")):
         assert [e.step for e in tb.Scalars(tag)] == [1, 2, 3, 4, 5]
     assert not list((run_dir / "checkpoints").glob(".*.tmp"))
 

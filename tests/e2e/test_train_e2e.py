@@ -10,6 +10,7 @@ import torch
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from aecli.runs.store import events_folder
 from conftest import events, assert_complete_run, TINY, run_cli
 
 
@@ -24,7 +25,7 @@ def test_train_synthetic_writes_a_complete_run(dataset, tmp_path):
     assert "epoch 2/2" in result.stdout
     metrics = assert_complete_run(run_dir, epochs=2)
     assert metrics["device"] == "cpu" or torch.cuda.is_available()
-    projector = (run_dir / "tensorboard" / "projector_config.pbtxt").read_text()
+    projector = (events_folder(run_dir) / "projector_config.pbtxt").read_text()
     assert "metadata.tsv" in projector
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from aecli.engine.curves import curve_tag
 from conftest import TINY, run_cli
 from conftest import assert_complete_run, events
 
@@ -29,7 +30,7 @@ def test_vae_on_lines_logs_kl_terms_prior_samples_traversals_and_the_manifold(tm
     assert not any(tag.endswith("_std") for tag in tb.Tags()["images"])  # fixed-sigma decoder: no spread to draw
     for split in ("train", "val"):  # test figures: metrics.json and the Text view's summary table
         for term in ("kl", "kl_unweighted", "kl_dim_0", "kl_dim_1"):
-            assert f"{split}/{term}" in tb.Tags()["scalars"]
+            assert curve_tag(term, split) in tb.Tags()["scalars"]
     for picture in ("reconstructions.png", "samples.png", "traversal.png", "manifold.png", "latent.png"):
         assert (run_dir / picture).stat().st_size > 5_000, picture
     assert metrics["test_kl_dim_0"] + metrics["test_kl_dim_1"] == pytest.approx(metrics["test_kl_unweighted"], rel=1e-5)
@@ -49,10 +50,10 @@ def test_vae_with_learned_variance_and_warm_up_on_damped_oscillations(tmp_path):
     images = tb.Tags()["images"]
     assert "samples/prior" in images and "latent/traversal" in images
     assert "latent/manifold" not in images  # only for a 2-D code
-    weighted = [event.value for event in tb.Scalars("train/kl")]
-    unweighted = [event.value for event in tb.Scalars("train/kl_unweighted")]
+    weighted = [event.value for event in tb.Scalars(curve_tag("kl", "train"))]
+    unweighted = [event.value for event in tb.Scalars(curve_tag("kl_unweighted", "train"))]
     assert [w / u for w, u in zip(weighted, unweighted)] == pytest.approx([1.0, 2.0], rel=1e-4)  # beta * e / 2
-    val = tb.Scalars("val/kl")[0].value / tb.Scalars("val/kl_unweighted")[0].value
+    val = tb.Scalars(curve_tag("kl", "val"))[0].value / tb.Scalars(curve_tag("kl_unweighted", "val"))[0].value
     assert val == pytest.approx(2.0, rel=1e-4)  # validation always uses the full beta
 
 

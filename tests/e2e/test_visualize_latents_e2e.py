@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from aecli.runs.store import events_folder
 from conftest import run_cli
 from test_evaluate_e2e import DAMPED_LINEAR, LINES, mnist_run, snapshot
 from conftest import events
@@ -18,7 +19,7 @@ def test_default_tsne_of_a_2d_code_also_draws_the_code_itself(trained_run, tmp_p
         assert str(run_dir / f"latent_{method}.png") in out
     images = events(run_dir).Tags()["images"]
     assert {"latent/tsne", "latent/scatter"} <= set(images)
-    projector = (run_dir / "tensorboard" / "projector_config.pbtxt").read_text()
+    projector = (events_folder(run_dir) / "projector_config.pbtxt").read_text()
     assert projector.count("embeddings {") == 1 and "test_codes" in projector
     assert (run_dir / "metrics.json").read_text() == metrics  # plots only; no figures change
 
@@ -30,10 +31,10 @@ def test_pca_of_mnist_codes_with_digit_thumbnails_in_the_projector(mnist_root, t
     assert not (run_dir / "latent_scatter.png").exists()  # a 3-D code is not drawn directly
     assert "latent/pca" in events(run_dir).Tags()["images"]
     step = json.loads((run_dir / "metrics.json").read_text())["best_epoch"]
-    folder = run_dir / "tensorboard" / f"{step:05d}" / "test_codes"
+    folder = events_folder(run_dir) / f"{step:05d}" / "test_codes"
     assert (folder / "sprite.png").is_file()
     assert len((folder / "metadata.tsv").read_text().split()) == 100  # one digit per test image
-    assert "sprite" in (run_dir / "tensorboard" / "projector_config.pbtxt").read_text()
+    assert "sprite" in (events_folder(run_dir) / "projector_config.pbtxt").read_text()
 
 
 def test_a_method_that_cannot_draw_the_code_is_one_line_and_writes_nothing(trained_run, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from aecli.engine.curves import LEARNING_RATE
 from aecli.runs.config import migrate
 from aecli.engine.schedule import Schedule, early_stop_reason
 from conftest import events, run_cli, train_in_process
@@ -80,7 +81,7 @@ def test_a_run_logs_its_rate_stops_early_and_says_why(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["stop_reason"].startswith("early stopping") and metrics["epochs"] < 40
     assert metrics["epochs"] == metrics["best_epoch"] + 2
-    rates = [event.value for event in events(run).Scalars("optim/lr")]
+    rates = [event.value for event in events(run).Scalars(LEARNING_RATE)]
     assert rates == pytest.approx([0.5 * 0.5**k for k in range(metrics["epochs"])])
     optimizer = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["optimizer"]
     assert optimizer["param_groups"][0]["weight_decay"] == 0.01
@@ -96,8 +97,8 @@ def test_a_resumed_run_continues_the_schedule(tmp_path):
     cfg = OmegaConf.load(tmp_path / "part" / ".hydra" / "config.yaml")
     assert cfg.trainer.epochs == 2
     run_cli("train", f"resume={tmp_path / 'part'}", "trainer.epochs=6", cwd=tmp_path)
-    whole = [e.value for e in events(tmp_path / "whole").Scalars("optim/lr")]
-    resumed = [e.value for e in events(tmp_path / "part").Scalars("optim/lr")]
+    whole = [e.value for e in events(tmp_path / "whole").Scalars(LEARNING_RATE)]
+    resumed = [e.value for e in events(tmp_path / "part").Scalars(LEARNING_RATE)]
     assert min(whole) < 0.5  # the plateau decayed at least once
     assert resumed == pytest.approx(whole)
 

@@ -14,6 +14,7 @@ from aecli.likelihoods.gaussian import Gaussian
 from aecli.models import build_model
 from aecli.config.keys import TRAIN
 from aecli.config.schema import check_values
+from aecli.engine.curves import BEST_VAL, curve_tag
 from aecli.engine.stacked import PrefixedWriter, build_stages
 from conftest import run_cli
 from conftest import events
@@ -113,8 +114,10 @@ def test_stacked_denoising_run_keeps_each_stage_then_fine_tunes_and_evaluates(tr
 
     scalars = set(events(run_dir).Tags()["scalars"])
     for k in (1, 2, 3):
-        assert {f"pretrain/layer{k}/train/recon", f"pretrain/layer{k}/train/total", f"pretrain/layer{k}/val/total"} <= scalars
-    assert {"train/recon", "val/total", "val/best_total", "train/recon_sse"} <= scalars  # the fine-tuning, as in any run
+        stage = {f"pretrain/layer{k}/{curve_tag(term, split)}" for term, split in (("recon", "train"), ("total", "train"), ("total", "val"))}
+        assert stage <= scalars
+    finetuning = {curve_tag("recon", "train"), curve_tag("total", "val"), BEST_VAL, curve_tag("recon_sse", "train")}
+    assert finetuning <= scalars  # the fine-tuning, as in any run
     # The fine-tuning's last epoch (3, not trainer.epochs=2 per stage) ends with a reconstruction figure.
     assert [event.step for event in events(run_dir).Images("reconstructions/val")] == [3]
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -143,7 +143,7 @@ def test_filters_are_the_first_layers_weights_in_picture_shape(name, overrides, 
     assert not weights.requires_grad
 
 
-def test_filters_picture_lays_conv_kernels_out_in_rows_and_curves_for_signals(tmp_path):
+def test_filters_picture_is_titled_readable_and_lays_conv_kernels_out_in_rows(tmp_path):
     from aecli.data import Dataset, Split
     from aecli.report.filters import filters_picture
     from aecli.report.pictures import write_picture
@@ -151,22 +151,30 @@ def test_filters_picture_lays_conv_kernels_out_in_rows_and_curves_for_signals(tm
 
     images = Dataset("toy", *(Split(torch.rand(4, 3, 8, 8)) for _ in range(3)), kind="image")
     conv = build_model(model_cfg("conv", channels=[16, 4], latent_dim=3, kernel_size=3), (3, 8, 8), 1)
-    tag, grid = filters_picture(conv, images, max_filters=100)
-    assert tuple(grid.shape) == (3, 2 * 5 + 2, 8 * 5 + 2)  # 16 kernels of 3 x 3: two rows of 8, 2-pixel gaps
+    tag, figure = filters_picture(conv, images, max_filters=100)
+    grid = figure.axes[0].images[0].get_array()
+    assert grid.shape == (2 * 4 + 1, 8 * 4 + 1, 3)  # 16 kernels of 3 x 3: two rows of 8, 1-pixel gaps
     assert 0 <= grid.min() and grid.max() <= 1
+    assert figure.axes[0].get_title() == "filters/first_layer: 16 of 16, 3x3 each, each scaled to its own range"
+
+    mlp = build_model(model_cfg("mlp", hidden_dims=[30], latent_dim=2), (1, 8, 8), 1)
+    _, figure = filters_picture(mlp, images, max_filters=20)
+    assert figure.axes[0].get_title().startswith("filters/first_layer: 20 of 30, 8x8 each")
 
     signals = Dataset("toy", *(Split(torch.rand(4, 50)) for _ in range(3)), kind="signal", axis=torch.linspace(0, 1, 50))
     _, figure = filters_picture(build_model(model_cfg("linear", latent_dim=3), (50,), 1), signals, max_filters=100)
     assert isinstance(figure, plt.Figure) and len([ax for ax in figure.axes if ax.lines]) == 3
+    assert figure.get_suptitle() == "filters/first_layer: 3 of 3, on a common scale"
 
     class Writer:
-        def add_image(self, *args):
-            self.image = args
+        def add_figure(self, *args):
+            self.figure = args
 
     writer = Writer()
-    write_picture(writer, tag, grid, tmp_path / "filters.png", 7)
-    saved = plt.imread(tmp_path / "filters.png")
-    assert saved.shape[0] >= 120 and writer.image[0] == tag and writer.image[2] == 7  # small kernels are enlarged
+    tag, figure = filters_picture(conv, images, max_filters=100)
+    write_picture(writer, tag, figure, tmp_path / "filters.png", 7)
+    height, width = plt.imread(tmp_path / "filters.png").shape[:2]
+    assert width >= 600 and height >= 200 and writer.figure[0] == tag and writer.figure[2] == 7  # a size a person reads
 
 
 def test_a_tied_network_can_be_rebuilt_from_scratch_for_finetune():

@@ -10,6 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from aecli.engine.curves import curve_tag
 from aecli.errors import UserError
 from aecli.models import build_model
 from aecli.models.sparse_coding import infer_codes, lasso_objective, lipschitz_constant, soft_threshold
@@ -160,7 +161,8 @@ def test_train_evaluate_and_visualize_a_sparse_coding_run(trained_run, tmp_path)
         assert {f"{split}_l1", f"{split}_code_mean_abs", f"{split}_code_zero_fraction", f"{split}_recon"} <= set(metrics)
     assert 0 < metrics["test_code_zero_fraction"] < 1 and metrics["test_code_mean_abs"] > 0
     accumulator = events(run_dir)
-    assert {"train/code_zero_fraction", "val/code_mean_abs", "val/recon_sse"} <= set(accumulator.Tags()["scalars"])
+    tags = {curve_tag("code_zero_fraction", "train"), curve_tag("code_mean_abs", "val"), curve_tag("recon_sse", "val")}
+    assert tags <= set(accumulator.Tags()["scalars"])
     assert "dictionary/atoms" in accumulator.Tags()["images"]  # curves for 1-D data
     dictionary = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)["model"]["decoder.weight"]
     torch.testing.assert_close(dictionary.norm(dim=0), torch.ones(12))
@@ -185,7 +187,7 @@ def test_psd_run_on_mnist_logs_atoms_as_images_and_evaluates_with_the_fast_encod
     )
     accumulator = events(run_dir)
     assert "dictionary/atoms" in accumulator.Tags()["images"]
-    assert "train/psd" in accumulator.Tags()["scalars"]
+    assert curve_tag("psd", "train") in accumulator.Tags()["scalars"]
     run_cli("evaluate", f"run={run_dir}", cwd=tmp_path)
     scores = json.loads((run_dir / "metrics.json").read_text())
     assert {"probe_linear_acc", "probe_knn_acc", "code_sparsity", "jacobian_fro"} <= set(scores)

@@ -199,11 +199,14 @@ def test_composed_regularizers_log_each_term(tmp_path):
     )
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(run_dir / "tensorboard"))
+    from aecli.engine.curves import curve_tag
+    from aecli.runs.store import events_folder
+
+    events = EventAccumulator(str(events_folder(run_dir)))
     events.Reload()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for term in ("recon", "sparse_kl", "contractive", "l2", "total"):
-        assert f"train/{term}" in events.Tags()["scalars"] and f"val/{term}" in events.Tags()["scalars"]
+        assert {curve_tag(term, "train"), curve_tag(term, "val")} <= set(events.Tags()["scalars"])
         assert f"test_{term}" in metrics or term == "total"
     assert metrics["train_loss"] == pytest.approx(
         sum(metrics[f"train_{t}"] for t in ("recon", "sparse_kl", "contractive", "l2")), rel=1e-5

@@ -39,11 +39,16 @@ def hparams_logged(job_dir: Path) -> set[str]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    events = EventAccumulator(str(job_dir / "tensorboard"))
+    from aecli.engine.curves import BEST_VAL, FINAL
+    from aecli.runs.store import events_folder
+
+    events = EventAccumulator(str(events_folder(job_dir)))
     events.Reload()
     start = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    assert "val/best_total" in events.Tags()["scalars"]
-    assert not any(tag.startswith(("hparams/", "test/", "evaluate/")) for tag in events.Tags()["scalars"])  # no single-point cards
+    assert BEST_VAL in events.Tags()["scalars"]
+    scalars = events.Tags()["scalars"]
+    assert f"{FINAL}/test_loss" in scalars  # a final figure: a card in a group after the curves'
+    assert not any(tag.startswith(("hparams/", "test/", "evaluate/")) for tag in scalars)  # no single-point cards ahead
     return set(plugin_data_pb2.HParamsPluginData.FromString(start).session_start_info.hparams)
 
 
