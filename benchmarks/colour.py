@@ -1,7 +1,8 @@
 """Does a conv autoencoder keep the colours of a small RGB image folder, and after how many steps?
 
     python benchmarks/colour.py                                # epochs 100 250 null (auto), prints the table
-    python benchmarks/colour.py --epochs 100 null --figure docs/figures/shapes_colour.png
+    python benchmarks/colour.py --epochs 250 --variants model.activation=relu model.activation=elu --data-seed 2 seed=1
+    python benchmarks/colour.py --epochs null --figure docs/figures/shapes_colour.png
 
 Writes a folder of 300 RGB 32x32 shapes (a circle, square or triangle of a random colour on a
 light-gray background, one class subfolder per shape; fixed seed), trains `model=conv` on it
@@ -70,10 +71,10 @@ def pca(x: np.ndarray, components: int) -> np.ndarray:
     return ((flat - mean) @ vt[:components].T @ vt[:components] + mean).reshape(x.shape)
 
 
-def train(folder: Path, epochs: str, run: Path) -> tuple[int, float]:
+def train(folder: Path, epochs: str, run: Path, overrides: list[str]) -> tuple[int, float]:
     """(epochs trained, seconds) of one `aecli train` of model=conv on the folder."""
     command = [sys.executable, "-m", "aecli", "train", "dataset=image_folder", f"dataset.path={folder}", "model=conv",
-               f"trainer.epochs={epochs}", "tsne.enabled=false", "trainer.progress=false", f"hydra.run.dir={run}"]
+               f"trainer.epochs={epochs}", "tsne.enabled=false", "trainer.progress=false", f"hydra.run.dir={run}", *overrides]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(done.stderr[-3000:])
@@ -105,27 +106,32 @@ def figure(x: np.ndarray, reconstructed: np.ndarray, path: Path, title: str) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", nargs="+", default=["100", "250", "null"])
+    parser.add_argument("--variants", nargs="+", default=[""], help="one override per variant (each row: epochs x variant)")
+    parser.add_argument("--data-seed", type=int, default=1, help="the shapes' draw")
     parser.add_argument("--figure", type=Path, default=None)
+    parser.add_argument("overrides", nargs="*", help="overrides of every run, e.g. seed=1")
     args = parser.parse_args()
     import aecli
 
     print(f"# {cpu_description()}; load average {os.getloadavg()[0]:.1f} at the start")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "shapes"
-        make_shapes(folder)
+        make_shapes(folder, args.data_seed)
         x = images(folder)
         baseline = pca(x, 10)
-        print("| trainer.epochs | epochs trained | optimizer steps | seconds | colour spread | MSE |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
-        print(f"| (inputs) | | | | {spread(x):.3f} | |")
-        print(f"| (PCA, 10 components) | | | | {spread(baseline):.3f} | {float(((baseline - x) ** 2).mean()):.4f} |")
+        print(f"# shapes drawn with seed {args.data_seed}; every run: {' '.join(args.overrides) or 'the defaults'}")
+        print("| trainer.epochs | variant | epochs trained | optimizer steps | seconds | colour spread | MSE |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        print(f"| (inputs) | | | | | {spread(x):.3f} | |")
+        print(f"| (PCA, 10 components) | | | | | {spread(baseline):.3f} | {float(((baseline - x) ** 2).mean()):.4f} |")
         for epochs in args.epochs:
-            run = Path(tmp) / f"run-{epochs}"
-            trained, seconds = train(folder, epochs, run)
-            reconstructed = np.asarray(aecli.load_run(str(run)).reconstruct(x))
-            steps = trained * math.ceil(240 / BATCH)
-            print(f"| {epochs} | {trained} | {steps} | {seconds:.0f} | {spread(reconstructed):.3f} | "
-                  f"{float(((reconstructed - x) ** 2).mean()):.4f} |", flush=True)
+            for number, variant in enumerate(args.variants):
+                run = Path(tmp) / f"run-{epochs}-{number}"
+                trained, seconds = train(folder, epochs, run, [*args.overrides, *filter(None, [variant])])
+                reconstructed = np.asarray(aecli.load_run(str(run)).reconstruct(x))
+                steps = trained * math.ceil(240 / BATCH)
+                print(f"| {epochs} | {variant or 'defaults'} | {trained} | {steps} | {seconds:.0f} | {spread(reconstructed):.3f} | "
+                      f"{float(((reconstructed - x) ** 2).mean()):.4f} |", flush=True)
         if args.figure is not None:
             figure(x, reconstructed, args.figure, f"model=conv on 300 RGB shapes, trainer.epochs={epochs} ({trained} epochs)")
             print(f"# figure: {args.figure}")

@@ -23,7 +23,7 @@ def key_line(out: str, key: str) -> str:
 
 def test_train_help_gives_each_key_its_value_and_meaning_grouped_like_the_configs():
     out = run_cli("train", "--help").stdout
-    assert re.match(r"  trainer\.epochs = 30 +passes over the training split$", key_line(out, "trainer.epochs"))
+    assert re.match(r"  trainer\.epochs = null +passes over the training split; null \(auto\): 30, or more", key_line(out, "trainer.epochs"))
     assert re.match(r"  model\.latent_dim = 2 +the size of the code$", key_line(out, "model.latent_dim"))
     assert "model: conv, linear, mlp, sparse_coding" in out  # the groups and their options
     assert out.index("dataset=lines") < out.index("  dataset.num_points = 50") < out.index("model=mlp")
@@ -73,7 +73,7 @@ def test_train_help_is_still_torch_free():
             "assert 'torch' not in sys.modules, 'torch imported'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "trainer.epochs = 30" in result.stdout
+    assert "trainer.epochs = null" in result.stdout
 
 
 @pytest.mark.parametrize("args, line", [
@@ -81,7 +81,7 @@ def test_train_help_is_still_torch_free():
     (["train", "--batch-size=64"], "unknown flag --batch-size; settings are key=value, e.g. trainer.batch_size=64"),
     (["train", "-m", "--latent_dim", "3"], "unknown flag --latent_dim; settings are key=value, e.g. model.latent_dim=3"),
     (["train", "--model", "conv"], "unknown flag --model; settings are key=value, e.g. model=conv"),
-    (["train", "--epoch"], "unknown flag --epoch; settings are key=value, e.g. trainer.epochs=30"),
+    (["train", "--epoch"], "unknown flag --epoch; settings are key=value, e.g. trainer.epochs=N"),
     (["evaluate", "--knn_k", "3"], "unknown flag --knn_k; settings are key=value, e.g. probe.knn_k=3"),
     (["train", "--verbose"], "unknown flag --verbose; settings are key=value (e.g. seed=1); aecli train --help lists every key"),
 ])

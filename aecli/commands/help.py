@@ -200,7 +200,8 @@ def flag_hint(config_name: str, flag: str, value: str | None) -> str:
     command = "aecli " + config_name.replace("_", "-")
     if key is None:
         return f"unknown flag {typed}; settings are key=value (e.g. seed=1); {command} --help lists every key"
-    return f"unknown flag {typed}; settings are key=value, e.g. {key}={value if value is not None else known[key]}"
+    example = value if value is not None else known[key] if known[key] not in (None, "null") else "N"
+    return f"unknown flag {typed}; settings are key=value, e.g. {key}={example}"
 
 
 def known_keys(config_name: str) -> dict[str, str]:

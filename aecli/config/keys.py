@@ -50,7 +50,7 @@ TRAIN: dict[str, Spec] = {
     "data.root": Text(nullable=True),
     "data.download": Bool(),
     "data.placement": Choice("auto", "device", "host", old="auto"),
-    "trainer.epochs": Int(min=1, nullable=True, requirement="be a positive integer or null (auto: at least 30, and trainer.min_steps steps)"),
+    "trainer.epochs": Int(min=1, nullable=True, requirement="be a positive integer, or null (auto)"),
     # Runs from before min_steps named their epochs: min_steps acts only on trainer.epochs=null.
     "trainer.min_steps": Int(min=0, old=1000),
     "trainer.batch_size": Int(min=1),

@@ -119,13 +119,14 @@ def flush_denormals() -> bool:
 
 def busy_advice(threads: int) -> str | None:
     """A line for the start line when other work holds the cores (the load average leaves fewer
-    idle than `threads`): advice only, the thread count does not change."""
+    than `threads` - 1 idle: at least one core's worth of other work; a load of 0.6 on 2 cores is
+    the shell and aecli's own start, not a busy machine): advice only, the thread count does not change."""
     try:
         load = os.getloadavg()[0]
     except OSError:  # no load average (Windows)
         return None
     cores = os.cpu_count() or 1
-    if threads <= 1 or cores - load >= threads - 0.5:
+    if threads <= 1 or cores - load >= threads - 1:
         return None
     return f"the machine is busy (load {load:.1f} on {cores} cores): trainer.num_threads=1 may be faster while it lasts"
 

@@ -193,7 +193,7 @@ def test_a_sweep_says_how_many_jobs_failed_and_prints_each_failure_once(tmp_path
     result = run_cli("train", "-m", "trainer.epochs=1,0,1", "dataset.num_samples=200", "tsne.enabled=false",
                      f"hydra.sweep.dir={sweep}", cwd=tmp_path, check=False, env=ENV)
     assert result.returncode == 1
-    assert (result.stdout + result.stderr).count("trainer.epochs must be a positive integer, got 0") == 2  # job, summary
+    assert (result.stdout + result.stderr).count("trainer.epochs must be a positive integer, or null (auto), got 0") == 2  # job, summary
     assert "aecli train: error: 1 of 3 jobs failed (1; 1: trainer.epochs must be a positive integer" in result.stderr
     assert "Error executing job" not in result.stderr + result.stdout
     assert "| failed: aecli train: error: trainer.epochs must be" in (sweep / "summary.md").read_text()

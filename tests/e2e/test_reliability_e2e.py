@@ -223,7 +223,7 @@ def test_sweep_with_a_failing_job_finishes_the_others_and_exits_non_zero(tmp_pat
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
-    assert "aecli train: error: trainer.epochs must be a positive integer, got 0" in result.stdout + result.stderr
+    assert "aecli train: error: trainer.epochs must be a positive integer, or null (auto), got 0" in result.stdout + result.stderr
     for number in ("0", "2"):
         assert metrics(next(sweep.glob(f"{number}_*")))["status"] == "completed"
     assert not (next(sweep.glob("1_*")) / "checkpoints").exists()

@@ -34,8 +34,10 @@ def test_a_busy_machine_gets_advice_not_fewer_threads(monkeypatch):
     monkeypatch.setattr(os, "getloadavg", lambda: (3.1, 0.0, 0.0))
     assert "busy (load 3.1 on 2 cores)" in busy_advice(2) and "trainer.num_threads=1" in busy_advice(2)
     assert busy_advice(1) is None
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.6, 0.0, 0.0))  # aecli's own start, not other work
     assert busy_advice(2) is None
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.4, 0.0, 0.0))
+    assert busy_advice(2) is not None
 
 
 def test_precision_auto_picks_bf16_only_where_it_was_measured_to_pay(monkeypatch):
