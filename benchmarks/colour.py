@@ -10,7 +10,7 @@ light-gray background, one class subfolder per shape; fixed seed), trains `model
 for each `--epochs` value, and reports for the reconstructions of all 300 images the colour
 spread (the mean over images and pixels of the standard deviation across the three channels:
 0 for gray pixels) beside the inputs' and PCA's with 10 components (the conv code's size), and
-the mean squared error. `--figure`: inputs above the reconstructions of the last run."""
+the mean squared error. `--figure`: the inputs above every run's reconstructions."""
 
 from __future__ import annotations
 
@@ -84,21 +84,22 @@ def train(folder: Path, epochs: str, run: Path, overrides: list[str]) -> tuple[i
     return int(json.loads((run / "metrics.json").read_text())["epochs"]), seconds
 
 
-def figure(x: np.ndarray, reconstructed: np.ndarray, path: Path, title: str) -> None:
+def figure(x: np.ndarray, rows: list[tuple[str, np.ndarray]], path: Path) -> None:
+    """The inputs above each run's reconstructions of the same ten images."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     shown = np.linspace(0, len(x) - 1, 10).astype(int)
-    fig, axes = plt.subplots(2, len(shown), figsize=(1.2 * len(shown), 2.8), constrained_layout=True)
-    for column, index in enumerate(shown):
-        for row, source in enumerate((x, reconstructed)):
+    rows = [("input", x), *rows]
+    fig, axes = plt.subplots(len(rows), len(shown), figsize=(1.2 * len(shown), 1.35 * len(rows)), constrained_layout=True)
+    for row, (label, source) in enumerate(rows):
+        for column, index in enumerate(shown):
             axes[row, column].imshow(np.clip(source[index].transpose(1, 2, 0), 0, 1), interpolation="nearest")
             axes[row, column].set_axis_off()
-    axes[0, 0].set_title("input", loc="left", fontsize=9)
-    axes[1, 0].set_title("reconstruction", loc="left", fontsize=9)
-    fig.suptitle(title, fontsize=10)
+        axes[row, 0].set_title(label, loc="left", fontsize=9)
+    fig.suptitle("model=conv on 300 RGB shapes (benchmarks/colour.py)", fontsize=10)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -124,6 +125,7 @@ def main() -> None:
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
         print(f"| (inputs) | | | | | {spread(x):.3f} | |")
         print(f"| (PCA, 10 components) | | | | | {spread(baseline):.3f} | {float(((baseline - x) ** 2).mean()):.4f} |")
+        drawn = []
         for epochs in args.epochs:
             for number, variant in enumerate(args.variants):
                 run = Path(tmp) / f"run-{epochs}-{number}"
@@ -132,8 +134,9 @@ def main() -> None:
                 steps = trained * math.ceil(240 / BATCH)
                 print(f"| {epochs} | {variant or 'defaults'} | {trained} | {steps} | {seconds:.0f} | {spread(reconstructed):.3f} | "
                       f"{float(((reconstructed - x) ** 2).mean()):.4f} |", flush=True)
+                drawn.append((f"trainer.epochs={epochs}{' ' + variant if variant else ''}: {steps} steps", reconstructed))
         if args.figure is not None:
-            figure(x, reconstructed, args.figure, f"model=conv on 300 RGB shapes, trainer.epochs={epochs} ({trained} epochs)")
+            figure(x, drawn, args.figure)
             print(f"# figure: {args.figure}")
     print(f"# load average {os.getloadavg()[0]:.1f} at the end")
 

@@ -117,7 +117,10 @@ def _downstream(
     with few, anomaly detection of the classes left out of training, the PPCA baseline."""
     data, model, likelihood = experiment.data, experiment.model, experiment.likelihood
     batch_size, result = experiment.eval_batch_size, Downstream()
-    if data.test.labels is not None:
+    one_class = data.train.labels is not None and len(np.unique(_numpy(data.train.labels))) < 2
+    if one_class:  # include_classes=[d]: one-class training, whose figure is anomaly detection
+        result.notes.append("the probes left out: the training split holds one class (anomaly_auroc scores the others)")
+    if data.test.labels is not None and not one_class:
         train_labels, test_labels = _numpy(data.train.labels), _numpy(data.test.labels)
         max_iter = int(settings.probe.max_iter)
         with _timed(seconds, "probe_linear"):
