@@ -56,3 +56,20 @@ def test_include_classes_trains_on_those_alone_and_leaves_the_rest_in_test_as_an
         include_classes(grey_dataset(), [7], [])
     with pytest.raises(UserError, match="names every class"):
         include_classes(grey_dataset(), [0, 1, 2], [])
+
+
+def test_a_one_class_run_is_evaluated_by_anomaly_detection_not_by_probes(tmp_path):
+    """include_classes=[d] trains on one class: evaluate scores the other classes as anomalies and
+    leaves out the probes (a classifier needs two classes), with a note saying so."""
+    import json
+
+    from conftest import run_cli
+
+    run = tmp_path / "one-class"
+    run_cli("train", "dataset=digits", "dataset.include_classes=[0]", "trainer.epochs=2", "tsne.enabled=false",
+            "log.num_reconstructions=0", f"hydra.run.dir={run}", cwd=tmp_path)
+    result = run_cli("evaluate", f"run={run}", cwd=tmp_path)
+    assert "note: the probes left out: the training split holds one class" in result.stdout
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"anomaly_auroc", "anomaly_auroc_knn", "anomaly_auroc_mahalanobis"} <= metrics.keys()
+    assert "probe_linear_acc" not in metrics
