@@ -35,6 +35,7 @@ from aecli.regularizers.total_correlation import ESTIMATORS, decomposition, kl_p
 SETTINGS = {
     "beta": Float(min=0, min_open=True, requirement="be a number > 0 (beta = 1 is the plain VAE)"),
     "warmup_epochs": Int(min=0),
+    "warmup_from": Float(min=0, old=0.0, requirement="be a number >= 0 (the KL weight at the start, in units of beta)"),
     "prior": Choice("normal", "mixture", old="normal"),
     "prior_components": Int(min=1, old=10),
     "tc_weight": Float(min=0, nullable=True, old=None, requirement="be a number >= 0 (beta-TCVAE's total-correlation weight) or null (the plain KL)"),
@@ -48,8 +49,9 @@ ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a unit is active when Cov_x
 class VAE(Regularizer):
     """Adds `kl`: beta * KL(q(z|x) || p(z)), summed over latents, averaged over the batch.
 
-    With `warmup_epochs` = W > 0 the training weight rises linearly: epoch e trains
-    with beta * min(1, e / W). Validation and test losses always use the full beta,
+    With `warmup_epochs` = W > 0 the training weight moves linearly from `warmup_from` x beta
+    (0: a rise from nothing) to beta: epoch e trains with beta * (f + (1 - f) * min(1, e / W)).
+    f > 1 starts with a stronger pull to the prior that relaxes to beta. Validation and test losses always use the full beta,
     so best.pt is chosen on the objective itself, not on a discounted one.
     Diagnostics: `kl_unweighted` (the KL itself) and, for the N(0, I) prior, `kl_dim_<i>` (its
     share per latent; a mixture prior's KL does not split by latent).
@@ -62,6 +64,7 @@ class VAE(Regularizer):
         super().__init__(cfg)
         self.beta = float(cfg.beta)
         self.warmup_epochs = int(cfg.warmup_epochs)
+        self.warmup_from = float(cfg.warmup_from)
         self.prior = str(cfg.prior)
         self.prior_components = int(cfg.prior_components)
         self.tc_weight = None if cfg.tc_weight is None else float(cfg.tc_weight)
@@ -83,7 +86,7 @@ class VAE(Regularizer):
 
     def start_epoch(self, epoch: int) -> None:
         ramp = min(1.0, epoch / self.warmup_epochs) if self.warmup_epochs else 1.0
-        self.train_weight = self.beta * ramp
+        self.train_weight = self.beta * (self.warmup_from + (1.0 - self.warmup_from) * ramp)
 
     def penalty(self, model: Autoencoder, x: Tensor, forward: Forward) -> dict[str, Tensor]:
         if self.iw_samples > 1:

@@ -106,6 +106,16 @@ def test_kl_term_follows_beta_and_warm_up_in_training_and_full_beta_in_evaluatio
     assert kl[1, False] == pytest.approx(2.0)  # validation and test use the full beta
 
 
+def test_a_warm_up_from_above_beta_relaxes_the_kl_weight_down_to_beta():
+    regularizer = vae(beta=1.0, warmup_epochs=50, warmup_from=4.0)
+    weights = {}
+    for epoch in (1, 25, 50, 80):
+        regularizer.start_epoch(epoch)
+        weights[epoch] = regularizer.train_weight
+    # beta * (f + (1 - f) * min(1, e / W)) with f = 4, W = 50
+    assert weights == pytest.approx({1: 4.0 - 3.0 / 50, 25: 2.5, 50: 1.0, 80: 1.0})
+
+
 def _hand_built_vae(logvar_bias: float = 0.0) -> Autoencoder:
     """q(z|x) with mean (x0, 0.05 x1, 0.2 x2) and a constant log-variance; a linear decoder."""
     encoder = nn.Linear(3, 6)
