@@ -47,11 +47,11 @@ def settle_epochs(trainer: DictConfig, num_train: int) -> str | None:
 
 def still_improving(val_sse: list[float], epochs: int) -> str | None:
     """The end-of-run warning when validation was still improving: val_sse fell by more than
-    STILL_IMPROVING of its value over the last quarter of the epochs (at least 3), else None. A
+    STILL_IMPROVING of its value over the last quarter of the epochs (at least 2), else None. A
     quarter, not less: the default schedule's decay slows the last fifth, so a run cut short
     improves little there (digits, 30 epochs: val_sse fell 0.7 % over the last 3 and 7.0 % over the
     last 8, and was 3.46 against 2.28 after 100 epochs; docs/configuration.md, epochs)."""
-    last = max(3, math.ceil(len(val_sse) / 4))
+    last = max(2, math.ceil(len(val_sse) / 4))
     if len(val_sse) <= last or val_sse[-last - 1] <= 0:
         return None
     before, now = val_sse[-last - 1], min(val_sse[-last:])

@@ -35,7 +35,8 @@ def test_still_improving_warns_on_a_falling_curve_only():
     warning = still_improving(falling, 20)
     assert warning is not None and "trainer.epochs=N (N > 20)" in warning and "last 5 epochs" in warning
     assert still_improving([100.0] * 10 + [99.5] * 10, 20) is None  # 0.5 %: done
-    assert still_improving([100.0, 50.0, 40.0], 3) is None  # too few epochs to judge
+    assert "last 2 epochs" in still_improving([100.0, 50.0, 40.0], 3)  # a 3-epoch first run is judged too
+    assert still_improving([100.0, 50.0], 2) is None  # too few epochs to judge
 
 
 def test_train_says_steps_auto_epochs_and_still_improving(tmp_path):
