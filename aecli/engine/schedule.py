@@ -58,7 +58,7 @@ def still_improving(val_sse: list[float], epochs: int) -> str | None:
     share = (before - now) / before
     if share <= STILL_IMPROVING:
         return None
-    return (f"validation was still improving: val_sse fell {share:.1%} over the last {last} epochs ({before:.4g} -> "
+    return (f"warning: validation was still improving: val_sse fell {share:.1%} over the last {last} epochs ({before:.4g} -> "
             f"{now:.4g}); the run may not be done: train longer with trainer.epochs=N (N > {epochs}), or resume=RUN trainer.epochs=N")
 
 
