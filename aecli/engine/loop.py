@@ -10,7 +10,6 @@ the stop signal in aecli.engine.guards.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from aecli.engine.distributed import any_rank, barrier, own_noise
 from aecli.engine.experiment import Experiment
 from aecli.engine.guards import FiniteGuard, GracefulStop
 from aecli.engine.optim import StepLoss, make_step_loss
-from aecli.engine.schedule import Schedule, early_stop_reason
+from aecli.engine.schedule import Schedule, early_stop_reason, steps_per_epoch
 from aecli.engine.state import (
     EpochPosition, ProgressBar, RunningTerms, TrainState, check_finite, check_finite_validation, stopped,
 )
@@ -56,7 +55,7 @@ def fit(experiment: Experiment, run_dir: Path, writer: Any, stop: GracefulStop, 
     schedule = Schedule.from_config(trainer, state.schedule)
     shown = world.main and (trainer.progress is True or (trainer.progress == "auto" and sys.stderr.isatty()))
     guard, progress = FiniteGuard(), ProgressBar(shown)
-    num_batches = math.ceil(len(exp.data.train) / int(trainer.batch_size))
+    num_batches = steps_per_epoch(len(exp.data.train), int(trainer.batch_size))
     seconds_before, started = state.seconds, time.perf_counter()
     for epoch in range(state.epochs_completed + 1, trainer.epochs + 1):
         epoch_started = time.perf_counter()
@@ -130,7 +129,7 @@ def train_epoch(
     where, with the running sums). In a distributed run each rank takes its slice of every batch
     (aecli.engine.distributed) and the epoch's sums are summed over the ranks."""
     model, data, trainer, world = exp.model, exp.data, exp.cfg.trainer, exp.world
-    num_batches = math.ceil(len(data.train) / int(trainer.batch_size))
+    num_batches = steps_per_epoch(len(data.train), int(trainer.batch_size))
     model.train()
     for regularizer in exp.regularizers:
         regularizer.start_epoch(epoch)

@@ -27,6 +27,7 @@ STILL_IMPROVING = 0.03  # the end-of-run warning: val_sse fell by more than this
 
 
 def steps_per_epoch(num_train: int, batch_size: int) -> int:
+    """Optimizer steps in one pass over `num_train` samples (the last batch may be short)."""
     return max(1, math.ceil(num_train / batch_size))
 
 
